@@ -1,0 +1,263 @@
+"""Composition root and command line: settings, logging, the engine, and the subcommands.
+
+    python bot.py                      console chat (or the Telegram bot when a token is set)
+    python bot.py ask [--json] [--top N] [QUESTION ...]
+    python bot.py ingest PATH... [--agency A] [--year Y] [--title T] [--doc-type D] [--dry-run]
+    python bot.py rebuild              re-ingest every raw file in knowledge/sources
+    python bot.py validate             check every knowledge file; path:line: message
+    python bot.py reports [--json]
+    python bot.py eval GOLD.yaml [--verbose]
+
+Every subcommand reads the knowledge folder from $KNOWLEDGE_DIR (default ./knowledge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "jieba"):  # httpx logs URLs, and URLs hold the token
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from reportqa.loader import open_engine
+
+    return open_engine(settings.knowledge_dir)
+
+
+# ---------------------------------------------------------------- subcommands
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import render
+
+    engine = _engine(settings)
+    questions: Iterable[str] = [" ".join(args.question)] if args.question else _stdin_lines()
+    for question in questions:
+        answer = engine.ask(question, top=args.top)
+        if args.json:
+            print(json.dumps(answer.as_json(), ensure_ascii=False), flush=True)
+        else:
+            print(render.plain(answer) + "\n", flush=True)
+    return 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    for line in sys.stdin:
+        yield line.rstrip("\r\n")
+
+
+def cmd_console(settings: Settings) -> int:
+    import render
+
+    engine = _engine(settings)
+    n = len(engine.kb.reports)
+    print(f"政府报告问答（控制台）：知识库收录 {n} 份报告。输入问题回车提问，输入 exit 或 Ctrl-D 退出。")
+    while True:
+        try:
+            question = input("问> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if question.strip().lower() in {"exit", "quit", "退出"}:
+            return 0
+        if question.strip():
+            print(render.plain(engine.ask(question)) + "\n")
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa.ingest import Overrides
+    from reportqa.kbwrite import IngestFailed, ingest_file
+
+    overrides = Overrides(agency=args.agency, year=args.year, title=args.title,
+                          doc_type=args.doc_type, report_id=args.id)
+    paths = [Path(p) for p in args.paths]
+    done = passages = 0
+    needs: dict[str, list[str]] = {}
+    failed: list[str] = []
+    for path in _progress(paths):
+        try:
+            outcome = ingest_file(path, settings.knowledge_dir, overrides, dry_run=args.dry_run)
+        except IngestFailed as e:
+            failed.append(str(e))
+            print(f"错误：{e}", file=sys.stderr)
+            continue
+        r = outcome.report
+        done += 1
+        passages += len(r.passages)
+        if outcome.needs_flag:
+            needs[path.name] = outcome.needs_flag
+        action = "将写入" if args.dry_run else ("已更新" if outcome.replaced else "已写入")
+        print(f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
+              f"{r.doc_type or '?'} · {len(r.passages)} 段", file=sys.stderr)
+    print(f"完成：{done} 个文件，{passages} 段，失败 {len(failed)} 个" +
+          ("（试运行，未写入）" if args.dry_run else ""), file=sys.stderr)
+    for name, fields in needs.items():
+        flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
+        print(f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {flags} 指定", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _progress(paths: list[Path]) -> Iterable[Path]:
+    """A progress bar on a terminal; plain lines in a log."""
+    if len(paths) > 1 and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(paths, desc="导入", unit="份", file=sys.stderr)
+    if len(paths) > 1:
+        return (_announce(i, len(paths), p) for i, p in enumerate(paths, 1))
+    return paths
+
+
+def _announce(i: int, n: int, path: Path) -> Path:
+    print(f"[{i}/{n}] {path.name}", file=sys.stderr, flush=True)
+    return path
+
+
+def cmd_rebuild(settings: Settings) -> int:
+    from reportqa.kbwrite import IngestFailed, rebuild
+
+    try:
+        outcomes = rebuild(settings.knowledge_dir)
+    except IngestFailed as e:
+        print(f"错误：{e}", file=sys.stderr)
+        return 1
+    for o in outcomes:
+        print(f"{o.report.report_id}: {len(o.report.passages)} 段", file=sys.stderr)
+    print(f"完成：重建 {len(outcomes)} 份报告", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(settings: Settings) -> int:
+    from reportqa import store
+
+    kb, problems = store.validate(settings.knowledge_dir)
+    for p in problems:
+        print(p)
+    if kb is None:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"ok: {len(kb.reports)} reports, {kb.passage_count} passages, {len(kb.facts)} facts "
+          f"in {settings.knowledge_dir}")
+    return 0
+
+
+def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa import store
+
+    kb = store.load(settings.knowledge_dir)
+    rows = [
+        {"report_id": r.report_id, "agency": r.agency, "title": r.title, "year": r.year,
+         "doc_type": r.doc_type, "source_file": r.source_file, "passages": len(r.passages)}
+        for r in kb.reports
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print(f"{row['report_id']}\t{row['agency']}\t{row['year']}\t{row['doc_type']}\t"
+              f"{row['passages']} 段\t《{row['title']}》\t{row['source_file']}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa.evaluate import evaluate, load_gold
+
+    engine = _engine(settings)
+    result = evaluate(engine, load_gold(Path(args.gold)))
+    if args.verbose and result.misses:
+        print("misses:")
+        for miss in result.misses:
+            print(miss)
+        print()
+    print(result.table())
+    return 0
+
+
+def cmd_run(settings: Settings) -> int:
+    if settings.token is None:
+        return cmd_console(settings)
+    print("Telegram 模式尚未实现（见 issue 3）；未设置 TELEGRAM_BOT_TOKEN 时运行控制台问答。",
+          file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- argument parsing
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot.py", description="政府报告问答机器人")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (console chat without a token)")
+    sub.add_parser("console", help="console chat")
+    ask = sub.add_parser("ask", help="answer questions (arguments, or stdin one per line)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--top", type=int, default=3, help="results per question (default 3)")
+    ask.add_argument("question", nargs="*")
+    ing = sub.add_parser("ingest", help="add or replace reports from raw files")
+    ing.add_argument("paths", nargs="+", metavar="PATH")
+    ing.add_argument("--agency")
+    ing.add_argument("--year", type=int)
+    ing.add_argument("--title")
+    ing.add_argument("--doc-type")
+    ing.add_argument("--id", help="report id (default: from the file name)")
+    ing.add_argument("--dry-run", action="store_true", help="show what would be written")
+    sub.add_parser("rebuild", help="re-ingest every raw file in knowledge/sources")
+    sub.add_parser("validate", help="check the knowledge base")
+    rep = sub.add_parser("reports", help="list the reports")
+    rep.add_argument("--json", action="store_true")
+    ev = sub.add_parser("eval", help="score a gold question set")
+    ev.add_argument("gold")
+    ev.add_argument("--verbose", action="store_true", help="list the misses")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        print(f"配置错误：{e}", file=sys.stderr)
+        return 2
+    from reportqa.models import ReportQAError
+
+    commands = {
+        "ask": lambda: cmd_ask(args, settings),
+        "ingest": lambda: cmd_ingest(args, settings),
+        "rebuild": lambda: cmd_rebuild(settings),
+        "validate": lambda: cmd_validate(settings),
+        "reports": lambda: cmd_reports(args, settings),
+        "eval": lambda: cmd_eval(args, settings),
+        "console": lambda: cmd_console(settings),
+        "run": lambda: cmd_run(settings),
+        None: lambda: cmd_run(settings),
+    }
+    try:
+        return commands[args.command]()
+    except ReportQAError as e:
+        print(f"错误：{e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Settings from the environment (and an optional .env file): the only reader of os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_KNOWLEDGE = Path(__file__).resolve().parent / "knowledge"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    knowledge_dir: Path
+    token: str | None = None
+    admin_ids: frozenset[int] = frozenset()
+    api_base_url: str = "https://api.telegram.org"
+
+    def __repr__(self) -> str:  # never show the token
+        return (f"Settings(knowledge_dir={self.knowledge_dir!s}, token={'***' if self.token else None}, "
+                f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url})")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from `env` (default: os.environ after reading ./.env if present)."""
+    if env is None:
+        try:
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+        except ImportError:  # pragma: no cover - python-dotenv is in requirements.txt
+            pass
+        env = dict(os.environ)
+    knowledge = Path(env.get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE).expanduser()
+    token = (env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None
+    if token is not None and (":" not in token or not token.split(":", 1)[0].isdigit()):
+        raise ConfigError("TELEGRAM_BOT_TOKEN 格式不对：应形如 123456789:ABC…（向 @BotFather 获取）")
+    admins: set[int] = set()
+    for part in (env.get("BOT_ADMIN_IDS") or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise ConfigError(f"BOT_ADMIN_IDS 里有无效的用户 ID：{part!r}（应为逗号分隔的数字）")
+        admins.add(int(part))
+    base = (env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org").rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise ConfigError("TELEGRAM_API_BASE_URL 必须以 http:// 或 https:// 开头")
+    return Settings(knowledge, token, frozenset(admins), base)

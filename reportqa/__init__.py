@@ -1,0 +1,1 @@
+"""reportqa: question answering over Chinese government reports (engine only, no Telegram)."""

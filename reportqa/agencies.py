@@ -1,0 +1,201 @@
+"""Government agency names: the kinds of agency, their short forms, and how to match them.
+
+A Chinese agency name is a place plus a kind of agency: 舟山市 + 经济和信息化局. The kinds and the
+short forms people use for them (经信局, 科技局, 发改委 ...) are general knowledge of China's
+administration, listed once here; nothing in this table is specific to one report or question.
+A short form that is not listed still matches a full name when its characters appear in the
+same order and it starts with the same character (经济信息化委 -> 经济和信息化委员会).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from reportqa.places import Gazetteer, Place
+
+# Kind of agency -> short forms. Kinds are the official suffixes of agency names.
+AGENCY_KINDS: dict[str, tuple[str, ...]] = {
+    "经济和信息化委员会": ("经信委", "经济信息化委", "经委"),
+    "经济和信息化局": ("经信局", "经济信息化局"),
+    "经济和信息化厅": ("经信厅", "经济信息化厅"),
+    "发展改革和经济信息化局": ("发改局", "发改经信局", "发展改革局"),
+    "发展和改革委员会": ("发改委", "发展改革委"),
+    "发展和改革局": ("发改局", "发展改革局"),
+    "科学技术局": ("科技局",),
+    "科学技术厅": ("科技厅",),
+    "科学技术委员会": ("科委", "科技委"),
+    "人民政府办公室": ("政府办", "政府办公室"),
+    "人民政府办公厅": ("政府办公厅",),
+    "人民政府": (),
+    "公安局": ("公安局",),
+    "司法局": ("司法局",),
+    "财政局": ("财政局",),
+    "教育局": ("教育局",),
+    "教育委员会": ("教委",),
+    "民政局": ("民政局",),
+    "审计局": ("审计局",),
+    "统计局": ("统计局",),
+    "商务局": ("商务局",),
+    "商务委员会": ("商务委",),
+    "水利局": ("水利局",),
+    "林业局": ("林业局",),
+    "体育局": ("体育局",),
+    "信访局": ("信访局",),
+    "税务局": ("税务局",),
+    "档案局": ("档案局",),
+    "人力资源和社会保障局": ("人社局", "人力社保局"),
+    "自然资源和规划局": ("自然资源局", "资规局", "规划资源局"),
+    "住房和城乡建设局": ("住建局",),
+    "住房和城乡建设委员会": ("住建委",),
+    "交通运输局": ("交通局",),
+    "交通委员会": ("交通委",),
+    "农业农村局": ("农业局", "农业农村局"),
+    "文化和旅游局": ("文旅局", "文化旅游局"),
+    "文化广电旅游局": ("文广旅局", "文旅局"),
+    "卫生健康委员会": ("卫健委",),
+    "卫生健康局": ("卫健局",),
+    "市场监督管理局": ("市场监管局", "市监局"),
+    "生态环境局": ("生态环境局", "环保局", "环境局"),
+    "应急管理局": ("应急局",),
+    "退役军人事务局": ("退役军人局",),
+    "医疗保障局": ("医保局",),
+    "大数据发展管理局": ("大数据局",),
+    "数据资源管理局": ("数据局", "数据资源局"),
+    "综合行政执法局": ("综合执法局", "执法局"),
+    "城市管理局": ("城管局",),
+    "人民防空办公室": ("人防办",),
+    "行政审批局": ("审批局",),
+    "政务服务管理办公室": ("政务服务办", "政务办"),
+    "机关事务管理局": ("机关事务局",),
+    "国有资产监督管理委员会": ("国资委",),
+    "民族宗教事务局": ("民宗局",),
+    "外事办公室": ("外办",),
+    "港航和口岸管理局": ("港航局",),
+    "海洋与渔业局": ("海洋渔业局", "海渔局"),
+    "人民法院": ("法院",),
+    "人民检察院": ("检察院",),
+}
+_LEVEL_WORD = ("省", "市", "区")  # how a report's own text calls its level: 市经信局, 区发改局
+_PRONOUNS = re.compile(r"^(我|本|该|全)")
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyMention:
+    """An agency named in a question: the words used and the kinds they can mean."""
+
+    text: str
+    kinds: frozenset[str]
+    start: int
+    end: int
+
+
+def agency_kind(name: str) -> str | None:
+    """The kind of agency a full or short name ends with (longest listed kind first)."""
+    for kind in sorted(AGENCY_KINDS, key=len, reverse=True):
+        if name.endswith(kind):
+            return kind
+    for kind, shorts in AGENCY_KINDS.items():
+        if any(name.endswith(s) for s in shorts):
+            return kind
+    for kind in AGENCY_KINDS:
+        body = _strip_level(name)
+        if len(body) >= 3 and is_abbreviation(body, kind):
+            return kind
+    return None
+
+
+def is_abbreviation(short: str, full: str) -> bool:
+    """True when `short` is an in-order character subsequence of `full` with the same first
+    and last character (委 also ends 委员会, 办 ends 办公室)."""
+    if not short or short[0] != full[0]:
+        return False
+    tail = full.removesuffix("员会").removesuffix("公室")
+    if short[-1] not in (full[-1], tail[-1]):
+        return False
+    it = iter(full)
+    return all(ch in it for ch in short)
+
+
+def _strip_level(name: str) -> str:
+    return name[1:] if name[:1] in _LEVEL_WORD else name
+
+
+def canonical_name(kind: str, place: Place | None, gaz: Gazetteer) -> str:
+    """舟山市 + 经济和信息化局; 杭州市上城区 + 发展改革和经济信息化局 (city named before district)."""
+    if place is None:
+        return kind
+    chain = gaz.chain(place)
+    names = [p.name for p in chain if p.level > 0 or len(chain) == 1 or _is_municipality(p)]
+    return "".join(names) + kind
+
+
+def _is_municipality(place: Place) -> bool:
+    return place.level == 0 and place.name.endswith("市")
+
+
+def short_names(kind: str, place: Place | None, gaz: Gazetteer) -> tuple[str, ...]:
+    """The short names people type for an agency: 经信局, 市经信局, 舟山经信局, 舟山市经信局 ..."""
+    forms = [kind, *AGENCY_KINDS.get(kind, ())]
+    out: list[str] = []
+    if place is not None:
+        level_word = "区" if place.level == 2 else ("省" if place.level == 0 else "市")
+        if _is_municipality(place):
+            level_word = "市"
+        stems = {place.name, *[a for a, ps in gaz.by_name.items() if place in ps]}
+        for form in forms[1:]:
+            out.append(level_word + form)
+            out.extend(stem + form for stem in sorted(stems, key=len))
+    out.extend(forms[1:])
+    seen: dict[str, None] = {}
+    for name in out:
+        seen.setdefault(name, None)
+    return tuple(seen)
+
+
+def find_agencies(text: str, known: dict[str, str]) -> list[AgencyMention]:
+    """Agency mentions in a normalised question.
+
+    `known` maps each kind held by the knowledge base to itself and lets unlisted short forms
+    of those kinds match by subsequence; every listed kind and short form is recognised, so a
+    question about an agency the knowledge base lacks (公安局) is recognised as such.
+    """
+    surfaces: dict[str, set[str]] = {}
+    for kind, shorts in AGENCY_KINDS.items():
+        for s in (kind, *shorts):
+            surfaces.setdefault(s, set()).add(kind)
+    for kind in known:
+        surfaces.setdefault(kind, set()).add(kind)
+    max_len = max(len(s) for s in surfaces)
+    mentions: list[AgencyMention] = []
+    i, n = 0, len(text)
+    while i < n:
+        for length in range(min(max_len, n - i), 1, -1):
+            kinds = surfaces.get(text[i : i + length])
+            if kinds and not _PRONOUNS.match(text[max(0, i - 1) : i]):
+                mentions.append(AgencyMention(text[i : i + length], frozenset(kinds), i, i + length))
+                i += length
+                break
+        else:
+            i += 1
+    taken = [(m.start, m.end) for m in mentions]
+    for kind in known:
+        for m in _subsequence_mentions(text, kind):
+            if not any(s < m.end and m.start < e for s, e in taken):
+                mentions.append(m)
+                taken.append((m.start, m.end))
+    return sorted(mentions, key=lambda m: m.start)
+
+
+def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:
+    out = []
+    ends = {kind[-1], kind.removesuffix("员会").removesuffix("公室")[-1]}
+    for end in range(len(text)):
+        if text[end] not in ends:
+            continue
+        for start in range(max(0, end - len(kind) + 1), end - 1):
+            span = text[start : end + 1]
+            if len(span) >= 3 and is_abbreviation(span, kind):
+                out.append(AgencyMention(span, frozenset({kind}), start, end + 1))
+                break
+    return out

@@ -1,0 +1,587 @@
+"""Raw report text -> Report: metadata, section tree, self-contained passages, no page debris.
+
+Real reports arrive as saved web pages and copied text: navigation breadcrumbs, view counters
+and print buttons around the text, lines broken in the middle of a sentence, headings inline
+with their paragraph, traditional or simplified script. This module cleans that up while
+keeping the display text in its original script and wording, detects the metadata (title,
+agency, region, year, date, document type), and cuts the body into passages that follow the
+report's own headings (一、 （一） 1. （1） 一是 第一，).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names
+from reportqa.models import Passage, Report
+from reportqa.normalize import normalize, to_simplified
+from reportqa.places import Gazetteer, Place, gazetteer
+
+MAX_PASSAGE = 320  # characters: longer paragraphs are split at sentence ends
+MIN_PASSAGE = 40  # shorter fragments are merged with a neighbour of the same section
+TITLE_MAX = 80
+
+_CN_NUM = "一二三四五六七八九十百零〇"
+_TERMINAL = "。！？!?；;：:…”」』）)"
+_HEADING_PATTERNS = (  # (level, pattern of the numbering at the start of a line)
+    (1, re.compile(rf"^[{_CN_NUM}]+\s*[、.．]")),
+    (2, re.compile(rf"^[（(]\s*[{_CN_NUM}]+\s*[）)]")),
+    (3, re.compile(r"^\d{1,2}\s*[、.．](?!\d)")),
+    (4, re.compile(r"^[（(]\s*\d{1,2}\s*[）)]")),
+)
+_ENUM = re.compile(rf"(?:(?<=^)|(?<=[。；;！？]))\s*((?:[{_CN_NUM}]+是)|(?:第[{_CN_NUM}]+[，,、：:]))")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
+_YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")
+_DATE_CN = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_DATE_ISO = re.compile(r"(?<!\d)((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
+_META_LABEL = re.compile(
+    r"(发布日期|發布日期|发布时间|發布時間|成文日期|信息来源|信息來源|来源|來源|文号|文號|"
+    r"索引号|索引號|浏览次数|瀏覽次數|点击数|點擊數|访问量|訪問量|作者|字号|字號|责任编辑|責任編輯)"
+    r"\s*[:：]"
+)
+_META_KEEP = re.compile(r"^(发布日期|發布日期|发布时间|發布時間|成文日期|信息来源|信息來源|文号|文號)")
+_DEBRIS = re.compile(
+    r"^(当前位置|當前位置|您的位置|您现在的位置|所在位置|首页\s*[>›»]|首頁\s*[>›»]|[>›»])|"
+    r"(打印本页|打印本頁|关闭窗口|關閉窗口|【关闭】|【關閉】|【打印】|Produced By|版权所有|版權所有|"
+    r"ICP备|ICP備|技术支持|技術支持|网站地图|網站地圖|联系我们|聯繫我們|分享到|扫一扫|掃一掃)",
+    re.IGNORECASE,
+)
+_LONE_BUTTONS = frozenset(
+    {"打印", "关闭", "關閉", "返回", "顶部", "頂部", "返回顶部", "返回頂部", "上一篇", "下一篇",
+     "收藏", "分享", "[ ]", "字号", "大", "中", "小"}
+)
+_DOC_TYPES = (  # most specific first; a notice that 印发 a 工作要点 is a 工作要点
+    "政府工作报告", "法治政府建设年度报告", "工作要点", "工作总结", "年度报告", "工作报告",
+    "工作计划", "实施方案", "实施意见", "情况报告", "总结", "报告", "要点", "计划", "方案",
+    "意见", "通知", "决定", "办法", "规定",
+)
+_SELF = re.compile(r"(?:我|本)(局|委|办|厅|院|府)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class IngestError(ValueError):
+    """A report that cannot be ingested; the message names the file."""
+
+
+@dataclass
+class Overrides:
+    """Metadata given by the admin; each wins over what is detected."""
+
+    agency: str | None = None
+    year: int | None = None
+    title: str | None = None
+    doc_type: str | None = None
+    report_id: str | None = None
+
+
+@dataclass
+class IngestResult:
+    report: Report
+    needs_flag: list[str] = field(default_factory=list)  # fields that could not be detected
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Para:
+    section: tuple[str, ...]
+    text: str
+    label: str = ""  # an enumeration item (一是…) inside the section, if the text starts one
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.section + ((self.label,) if self.label else ())
+
+
+def ingest_text(text: str, source_file: str, overrides: Overrides | None = None) -> IngestResult:
+    """Turn the text of one report into a Report, detecting what the admin did not give."""
+    overrides = overrides or Overrides()
+    lines = [_clean_line(line) for line in text.split("\n")]
+    meta_lines, body = _split_debris(lines)
+    if not any(_CJK.search(line) for line in body):
+        raise IngestError(f"{source_file}: 没有找到中文正文，这不像一份报告")
+    head, body = _split_front_matter(body)
+    tail, body = _split_signature(body)
+    paras = _paragraphs(body)
+    if not paras:
+        raise IngestError(f"{source_file}: 没有找到正文段落")
+    gaz = gazetteer()
+    needs: list[str] = []
+
+    title = overrides.title or _detect_title(head, paras)
+    if not title:
+        needs.append("title")
+    year = overrides.year or _detect_year(title or "", text)
+    if year is None:
+        needs.append("year")
+    doc_type = overrides.doc_type or _detect_doc_type(title or "", text)
+    if not doc_type:
+        needs.append("doc_type")
+    agency, place = _detect_agency(overrides.agency, title or "", head + tail, text, gaz)
+    if not agency:
+        needs.append("agency")
+    kind = agency_kind(normalize(agency)) if agency else None
+    shorts = short_names(kind, place, gaz) if kind else ()
+    region = tuple(p.name for p in gaz.chain(place)) if place else ()
+
+    report_id = overrides.report_id or report_id_for(source_file)
+    info = _info_passage(title, meta_lines, head, tail)
+    passages = _passages(report_id, ([info] if info else []) + paras)
+    report = Report(
+        report_id=report_id,
+        title=title or "",
+        agency=agency or "",
+        year=year,
+        doc_type=doc_type or "",
+        source_file=Path(source_file).name,
+        passages=tuple(passages),
+        agency_short=shorts,
+        region=region,
+        published=_detect_date(meta_lines, tail),
+        script=_script(text),
+    )
+    return IngestResult(report, needs)
+
+
+def report_id_for(source_file: str) -> str:
+    """A stable id from the file name: ASCII letters, digits, '-' and '_' only."""
+    stem = Path(source_file).stem
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_").lower()
+    if len(slug) >= 3:
+        return slug[:64]
+    return "r-" + hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+
+
+# ---------------------------------------------------------------- lines and debris
+
+
+def _clean_line(line: str) -> str:
+    line = line.replace("\u3000", " ").replace("\xa0", " ").replace("\t", " ")
+    return re.sub(r" {2,}", "  ", line).strip()
+
+
+def _is_debris(line: str) -> bool:
+    if line in _LONE_BUTTONS:
+        return True
+    if not _CJK.search(line):  # GOVERNMENT INFORMATION, "> >", lone numbers
+        return len(line) < 60
+    if _DEBRIS.search(line) and len(line) < 120:
+        return True
+    return bool(re.fullmatch(r"[>›»\s\w]*[>›»][>›»\s\w]*", line)) and len(line) < 60
+
+
+def _split_debris(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Separate page debris (dropped), metadata fields (kept for the info passage) and body."""
+    meta: list[str] = []
+    body: list[str] = []
+    for line in lines:
+        if not line:
+            body.append("")
+            continue
+        labels = _META_LABEL.findall(line)
+        if labels and (len(labels) >= 2 or len(line) < 40):
+            meta.extend(_meta_fields(line))
+            continue
+        if re.match(r"^(附件|附件\d)\s*[:：]", line) and len(line) < 80:
+            meta.append(line)
+            continue
+        if not _is_debris(line):
+            body.append(line)
+    return meta, body
+
+
+def _meta_fields(line: str) -> list[str]:
+    """'发布日期:2021-01-25  浏览次数: 信息来源:市科学技术局' -> the fields worth keeping."""
+    starts = [m.start() for m in _META_LABEL.finditer(line)] + [len(line)]
+    fields = [line[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
+    return [f for f in fields if _META_KEEP.match(f) and re.search(r"[:：]\s*\S", f)]
+
+
+def _split_front_matter(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Title block: the short unpunctuated lines before the first real paragraph or heading."""
+    head: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line:
+            i += 1
+            continue
+        if _heading_level(line) or len(line) > TITLE_MAX or line[-1] in "。；;！？":
+            break
+        if len(head) >= 4:
+            break
+        head.append(line)
+        i += 1
+    # A notice (关于印发…的通知) repeats its own title before the body it prints: keep only
+    # what comes after the title block's addressee/date lines.
+    return head, lines[i:]
+
+
+def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The signature at the end: agency name and date lines."""
+    tail: list[str] = []
+    end = len(lines)
+    while end > 0:
+        line = lines[end - 1]
+        if not line:
+            end -= 1
+            continue
+        if len(line) <= 30 and line[-1] not in _TERMINAL and len(tail) < 4:
+            tail.insert(0, line)
+            end -= 1
+            continue
+        break
+    return tail, lines[:end]
+
+
+# ---------------------------------------------------------------- structure
+
+
+def _heading_level(line: str) -> int:
+    for level, pattern in _HEADING_PATTERNS:
+        if pattern.match(line):
+            return level
+    return 0
+
+
+def _paragraphs(lines: list[str]) -> list[_Para]:
+    """Join broken lines, follow the headings, and return the body paragraphs."""
+    joined = _join_lines(lines)
+    path: list[tuple[int, str]] = []
+    paras: list[_Para] = []
+    for line in joined:
+        level = _heading_level(line)
+        if level:
+            heading, rest = _split_inline_heading(line)
+            path = [p for p in path if p[0] < level] + [(level, heading)]
+            if not rest:
+                continue
+            paras.append(_Para(tuple(h for _, h in path), line))
+            continue
+        if _looks_like_heading(line):
+            path = [p for p in path if p[0] < 5] + [(5, line)]
+            continue
+        paras.append(_Para(tuple(h for _, h in path), line))
+    return paras
+
+
+def _join_lines(lines: list[str]) -> list[str]:
+    """Lines broken mid-sentence (even across blank lines) are joined; headings stay alone."""
+    out: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        if out and _continues(out[-1], line):
+            sep = " " if _latin_edge(out[-1][-1]) and _latin_edge(line[0]) else ""
+            out[-1] = out[-1] + sep + line
+        else:
+            out.append(line)
+    return out
+
+
+def _continues(prev: str, line: str) -> bool:
+    if _heading_level(line) or prev[-1] in _TERMINAL:
+        return False
+    if _unbalanced(prev):
+        return True  # 《省经信厅重大行政 | 决策制度》: a quotation cut by the line break
+    if _heading_level(prev) and len(_split_inline_heading(prev)[0]) == len(prev.rstrip("。")):
+        return False  # a heading line on its own
+    return len(prev) >= 25  # a short unpunctuated line is a heading, not a broken sentence
+
+
+def _unbalanced(text: str) -> bool:
+    return any(text.count(a) > text.count(b) for a, b in ("《》", "“”", "（）", "()", "「」"))
+
+
+def _latin_edge(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _looks_like_heading(line: str) -> bool:
+    return len(line) <= 30 and line[-1] not in _TERMINAL and "，" not in line and "," not in line
+
+
+def _split_inline_heading(line: str) -> tuple[str, str]:
+    """'(一)依法全面履行政府职能情况。一是…' -> ('(一)依法全面履行政府职能情况', '一是…')."""
+    m = re.search(r"[。；;：:]", line)
+    if m and m.start() <= 40 and line[m.end() :].strip():
+        return line[: m.start()].strip(), line[m.end() :].strip()
+    if m and m.start() <= 40:
+        return line[: m.start()].strip(), ""
+    if len(line) <= 40:
+        return line, ""
+    enum = re.search(rf"[{_CN_NUM}]是", line[:42])  # (二)完善依法行政制度体系一是加强…
+    if enum and enum.start() >= 4:
+        return line[: enum.start()].strip(), line
+    clause = re.split(r"[，,]", line, maxsplit=1)[0]
+    return clause[:24].strip(), line
+
+
+def _passages(report_id: str, paras: list[_Para]) -> list[Passage]:
+    """Split long paragraphs at sentence ends (and 一是/二是), merge short fragments into a
+    neighbour of the same section (the next one first: a lone heading sentence belongs to
+    what follows it)."""
+    pieces = [
+        _Para(para.section, chunk, _enum_label(chunk))
+        for para in paras
+        for chunk in _split_long(para.text)
+    ]
+    merged: list[_Para] = []
+    carry: _Para | None = None
+    for piece in pieces:
+        if carry is not None:
+            if carry.section == piece.section and piece.section[:1] != ("文件信息",):
+                piece = _Para(piece.section, carry.text + piece.text, carry.label or piece.label)
+            else:
+                merged.append(carry)
+            carry = None
+        if len(piece.text) < MIN_PASSAGE and piece.section[:1] != ("文件信息",):
+            prev = merged[-1] if merged else None
+            if prev is not None and prev.section == piece.section and len(prev.text) < MAX_PASSAGE:
+                merged[-1] = _Para(prev.section, prev.text + piece.text, prev.label)
+            else:
+                carry = piece
+            continue
+        merged.append(piece)
+    if carry is not None:
+        merged.append(carry)
+    return _with_ids(report_id, merged)
+
+
+def _split_long(text: str) -> list[str]:
+    if len(text) <= MAX_PASSAGE:
+        return [text]
+    sentences = [s for s in _SENTENCE_END.split(text) if s]
+    units: list[str] = []  # enumeration items (一是…) start a new unit
+    for s in sentences:
+        if units and not _ENUM.match(s):
+            units[-1] += s
+        else:
+            units.append(s)
+    chunks: list[str] = []
+    for unit in units:
+        parts = [s for s in _SENTENCE_END.split(unit) if s]
+        current = ""
+        for s in parts:
+            if current and len(current) + len(s) > MAX_PASSAGE:
+                chunks.append(current)
+                current = ""
+            current += s
+        if current:
+            chunks.append(current)
+    return chunks
+
+
+def _enum_label(chunk: str) -> str:
+    m = _ENUM.match(chunk)
+    if not m:
+        return ""
+    first = re.split(r"[。；;]", chunk, maxsplit=1)[0]
+    if len(first) > 30:
+        first = re.split(r"[，,]", first, maxsplit=1)[0][:30]
+    return first.strip()
+
+
+def _with_ids(report_id: str, paras: list[_Para]) -> list[Passage]:
+    """Ids from the passage's content, so editing one passage leaves the others' ids alone."""
+    seen: Counter[str] = Counter()
+    out = []
+    for para in paras:
+        digest = hashlib.sha1(normalize(para.text).encode("utf-8")).hexdigest()[:8]
+        seen[digest] += 1
+        suffix = f"-{seen[digest]}" if seen[digest] > 1 else ""
+        out.append(Passage(f"{report_id}-{digest}{suffix}", para.path, para.text))
+    return out
+
+
+def _info_passage(
+    title: str | None, meta: list[str], head: list[str], tail: list[str]
+) -> _Para | None:
+    """Title, publication date, source and attachments as a passage of their own."""
+    parts: list[str] = []
+    for line in [*head, *meta, *tail]:
+        if all(normalize(line) != normalize(p) for p in parts):
+            parts.append(line)
+    if title and not any(normalize(title) in normalize(p) for p in parts):
+        parts.insert(0, title)
+    if not parts:
+        return None
+    text = "\n".join(parts)
+    return _Para(("文件信息",), text)
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _detect_title(head: list[str], paras: list[_Para]) -> str | None:
+    for line in head:
+        if any(t in to_simplified(line) for t in _DOC_TYPES) and len(line) >= 8:
+            return _tidy_title(line)
+    for para in paras[:3]:  # "现将2023年度法治政府建设工作总结如下"
+        m = re.search(r"现将(.{4,40}?(?:总结|报告|要点|计划))(?:报告)?如下", to_simplified(para.text))
+        if m:
+            start = to_simplified(para.text).index(m.group(1))
+            return _tidy_title(para.text[start : start + len(m.group(1))])
+    return None
+
+
+def _tidy_title(line: str) -> str:
+    """Drop spaces inside Chinese text (titles broken across lines)."""
+    return re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", line).strip()
+
+
+def _detect_year(title: str, text: str) -> int | None:
+    m = _YEAR.search(normalize(title)) or re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", title)
+    if m:
+        return int(m.group(1))
+    body = re.sub(r"《[^》]*》", "", normalize(text))  # years inside cited titles don't count
+    years = Counter(int(y) for y in _YEAR.findall(body))
+    return years.most_common(1)[0][0] if years else None
+
+
+def _detect_doc_type(title: str, text: str) -> str | None:
+    simple = to_simplified(title)
+    for t in _DOC_TYPES:
+        if t in simple:
+            return t
+    body = to_simplified(text[:600])
+    for t in _DOC_TYPES[:8]:
+        if t in body:
+            return t
+    return None
+
+
+def _detect_date(meta: list[str], tail: list[str]) -> str | None:
+    for line in [*meta, *reversed(tail)]:
+        simple = normalize(line)
+        m = _DATE_ISO.search(simple) or _DATE_CN.search(simple)
+        if m:
+            y, mo, d = (int(g) for g in m.groups())
+            if 1 <= mo <= 12 and 1 <= d <= 31:
+                return f"{y:04d}-{mo:02d}-{d:02d}"
+    return None
+
+
+def _script(text: str) -> str:
+    cjk = _CJK.findall(text)
+    changed = sum(1 for a, b in zip(text, to_simplified(text), strict=False) if a != b)
+    return "traditional" if cjk and changed / len(cjk) > 0.02 else "simplified"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: str  # normalised
+    kind: str
+    place: Place | None
+    weight: float
+
+
+def _detect_agency(
+    given: str | None, title: str, edges: list[str], text: str, gaz: Gazetteer
+) -> tuple[str | None, Place | None]:
+    """The report's own agency, canonical: from the title, heading and signature lines, and
+    the body's mentions of an agency of the kind it calls itself (我局 -> a 局)."""
+    main_place = _main_place(text, gaz)
+    if given:
+        cand = _mentions(normalize(given), gaz, 1.0)
+        place = cand[0].place if cand and cand[0].place else main_place
+        kind = agency_kind(normalize(given))
+        if kind and cand:
+            return canonical_name(kind, place, gaz), place
+        return given.strip(), place
+    simple = normalize(text)
+    self_refs = Counter(_SELF.findall(simple))
+    suffix = self_refs.most_common(1)[0][0] if self_refs else None
+    scores: Counter[tuple[str, str | None]] = Counter()
+    places: dict[tuple[str, str | None], Place | None] = {}
+    sources = [(normalize(title), 5.0), *((normalize(e), 4.0) for e in edges), (simple, 1.0)]
+    for chunk, weight in sources:
+        for c in _mentions(chunk, gaz, weight):
+            if suffix and not _ends_with_suffix(c.kind, suffix):
+                continue
+            key = (c.kind, c.place.code if c.place else None)
+            scores[key] += c.weight
+            places[key] = c.place
+    if not scores:
+        return None, main_place
+    # Mentions without a place borrow the report's main place; merge them with placed ones.
+    merged: Counter[str] = Counter()
+    best_place: dict[str, Place | None] = {}
+    for (kind, code), score in scores.items():
+        merged[kind] += score
+        if code is not None:
+            best_place.setdefault(kind, places[(kind, code)])
+    kind = merged.most_common(1)[0][0]
+    place = best_place.get(kind) or main_place
+    return canonical_name(kind, place, gaz), place
+
+
+def _ends_with_suffix(kind: str, suffix: str) -> bool:
+    tail = kind.removesuffix("员会").removesuffix("公室").removesuffix("公厅")
+    return kind.endswith(suffix) or tail.endswith(suffix)
+
+
+def _mentions(text: str, gaz: Gazetteer, weight: float) -> list[_Candidate]:
+    """Agency names in text: an optional place, an optional level word, a kind of agency."""
+    out: list[_Candidate] = []
+    places = gaz.find(text)
+    for kind, forms in _kind_forms():
+        for form in forms:
+            start = text.find(form)
+            while start != -1:
+                before = text[max(0, start - 12) : start]
+                place = _place_before(before, start, places)
+                if not _is_object_mention(text, start):
+                    out.append(_Candidate(form, kind, place, weight))
+                start = text.find(form, start + len(form))
+    return out
+
+
+def _is_object_mention(text: str, start: int) -> bool:
+    """区司法局 inside a list of responsible units (责任单位:区司法局) names another agency."""
+    return "责任单位" in text[max(0, start - 30) : start]
+
+
+def _place_before(before: str, start: int, places: list[tuple[int, str, list[Place]]]) -> Place | None:
+    """The place named right before an agency word ('上城区' + '发展改革…局')."""
+    best = None
+    for pos, name, cands in places:
+        end = pos + len(name)
+        if end <= start and start - end <= 1 and cands:
+            best = max(cands, key=lambda p: p.level)
+            # the city right before a district: 舟山市普陀区 -> keep the district
+    return best
+
+
+_KIND_FORMS: list[tuple[str, tuple[str, ...]]] = []
+
+
+def _kind_forms() -> Iterable[tuple[str, tuple[str, ...]]]:
+    if not _KIND_FORMS:
+        for kind, shorts in AGENCY_KINDS.items():
+            forms = tuple(sorted({kind, *(s for s in shorts if len(s) >= 3)}, key=len, reverse=True))
+            _KIND_FORMS.append((kind, forms))
+    return _KIND_FORMS
+
+
+def _main_place(text: str, gaz: Gazetteer) -> Place | None:
+    """The city (or province-level city) a report is about: the one named most often."""
+    counts: Counter[str] = Counter()
+    for _, _, cands in gaz.find(normalize(text)):
+        if len(cands) != 1:
+            continue
+        chain = gaz.chain(cands[0])
+        top = next((p for p in chain if p.level == 1), chain[0])
+        counts[top.code] += 1
+    if not counts:
+        return None
+    return gaz.by_code[counts.most_common(1)[0][0]]
+
+
+def with_overrides(report: Report, **changes: object) -> Report:
+    """A copy of a report with some metadata replaced (used by admin corrections)."""
+    return replace(report, **changes)  # type: ignore[arg-type]

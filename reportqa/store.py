@@ -1,0 +1,381 @@
+"""The YAML knowledge base on disk: schema, validation with file:line errors, atomic writes.
+
+Layout under the knowledge folder: `reports/<report-id>.yaml` (one report each),
+`facts.yaml` (curated question/answer pairs) and `sources/` (the raw texts, so the knowledge
+base can be rebuilt). YAML is only ever read with PyYAML's C safe loader; anchors and aliases
+are refused, so a file cannot expand into something huge. Every problem is reported as
+`path:line: message`, and writes go to a temporary file that is fsynced and renamed, so a
+reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reportqa.models import Fact, KnowledgeBase, Passage, Report, ReportQAError
+
+try:  # the C loader is an order of magnitude faster; PyYAML without libyaml still works
+    _Loader: Any = yaml.CSafeLoader
+    _Dumper: Any = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+    _Dumper = yaml.SafeDumper
+
+REPORT_KEYS = {
+    "report_id": True, "title": True, "agency": True, "year": True, "doc_type": True,
+    "source_file": True, "passages": True, "agency_short": False, "region": False,
+    "published": False, "script": False,
+}
+PASSAGE_KEYS = {"id": True, "section": False, "text": True}
+FACT_KEYS = {"id": True, "question": True, "answer": True, "report_id": True,
+             "alternatives": False, "section": False}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class KnowledgeError(ReportQAError):
+    """The knowledge base on disk has problems; each names file and line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems[:20]))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def report_files(folder: Path) -> list[Path]:
+    return sorted((folder / "reports").glob("*.yaml")) if (folder / "reports").is_dir() else []
+
+
+def read_text(path: Path, problems: list[Problem]) -> str | None:
+    """The file as UTF-8 text, or None with a problem naming the line of the first bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        problems.append(Problem(str(path), 0, f"cannot read file: {e.strerror}"))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        problems.append(Problem(str(path), 0, f"file larger than {MAX_FILE_BYTES} bytes"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        problems.append(Problem(str(path), line, "broken UTF-8 (the file must be UTF-8)"))
+        return None
+
+
+def _compose(text: str, path: str, problems: list[Problem]) -> yaml.Node | None:
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1
+                problems.append(Problem(path, line, "YAML anchors and aliases are not allowed"))
+                return None
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        problems.append(Problem(path, line, f"invalid YAML: {e.problem or e}"))
+    except yaml.YAMLError as e:
+        problems.append(Problem(path, 0, f"invalid YAML: {e}"))
+    return None
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping(node: yaml.Node, path: str, what: str, problems: list[Problem],
+             keys: dict[str, bool]) -> dict[str, yaml.Node] | None:
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(path, _line(node), f"{what} must be a mapping"))
+        return None
+    out: dict[str, yaml.Node] = {}
+    for k, v in node.value:
+        key = k.value if isinstance(k, yaml.ScalarNode) else None
+        if key not in keys:
+            problems.append(Problem(path, _line(k), f"unknown key {key!r} in {what}"))
+            continue
+        if key in out:
+            problems.append(Problem(path, _line(k), f"duplicate key {key!r} in {what}"))
+        out[key] = v
+    for key, required in keys.items():
+        if required and key not in out:
+            problems.append(Problem(path, _line(node), f"missing {key} in {what}"))
+    return out
+
+
+def _str(node: yaml.Node | None, path: str, what: str, problems: list[Problem],
+         allow_empty: bool = False) -> str:
+    if node is None:
+        return ""
+    if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":null", ":map", ":seq")):
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and allow_empty:
+            return ""
+        problems.append(Problem(path, _line(node), f"{what} must be text"))
+        return ""
+    value = str(node.value)
+    if not allow_empty and not value.strip():
+        problems.append(Problem(path, _line(node), f"empty {what}"))
+    return value
+
+
+def _str_list(node: yaml.Node | None, path: str, what: str, problems: list[Problem]) -> tuple[str, ...]:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        problems.append(Problem(path, _line(node), f"{what} must be a list"))
+        return ()
+    return tuple(_str(item, path, what, problems) for item in node.value)
+
+
+def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None:
+    """A report from YAML text; problems are appended (the report is None if any)."""
+    before = len(problems)
+    root = _compose(text, path, problems)
+    if root is None:
+        if len(problems) == before:
+            problems.append(Problem(path, 1, "empty file: not a report"))
+        return None
+    m = _mapping(root, path, "report", problems, REPORT_KEYS)
+    if m is None:
+        return None
+    year: int | None = None
+    if "year" in m:
+        node = m["year"]
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+            year = None
+        elif isinstance(node, yaml.ScalarNode) and re.fullmatch(r"\d{4}", str(node.value)):
+            year = int(node.value)
+            if not 1949 <= year <= 2100:
+                problems.append(Problem(path, _line(node), f"bad year {year}"))
+        else:
+            problems.append(Problem(path, _line(node), f"bad year {getattr(node, 'value', '')!r}"))
+    report_id = _str(m.get("report_id"), path, "report_id", problems)
+    if report_id and not _ID.match(report_id):
+        problems.append(Problem(path, _line(m["report_id"]), f"bad report_id {report_id!r}"))
+    published = _str(m.get("published"), path, "published", problems, allow_empty=True) or None
+    if published and not _DATE.match(published):
+        problems.append(Problem(path, _line(m["published"]), "published must be YYYY-MM-DD"))
+    passages = _passages(m.get("passages"), path, problems)
+    agency = _str(m.get("agency"), path, "agency", problems)
+    report = Report(
+        report_id=report_id,
+        title=_str(m.get("title"), path, "title", problems, allow_empty=True),
+        agency=agency,
+        year=year,
+        doc_type=_str(m.get("doc_type"), path, "doc_type", problems, allow_empty=True),
+        source_file=_str(m.get("source_file"), path, "source_file", problems, allow_empty=True),
+        passages=passages,
+        agency_short=_str_list(m.get("agency_short"), path, "agency_short", problems),
+        region=_str_list(m.get("region"), path, "region", problems),
+        published=published,
+        script=_str(m.get("script"), path, "script", problems, allow_empty=True) or "simplified",
+    )
+    return report if len(problems) == before else None
+
+
+def _passages(node: yaml.Node | None, path: str, problems: list[Problem]) -> tuple[Passage, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        problems.append(Problem(path, _line(node), "passages must be a non-empty list"))
+        return ()
+    out = []
+    seen: dict[str, int] = {}
+    for item in node.value:
+        m = _mapping(item, path, "passage", problems, PASSAGE_KEYS)
+        if m is None:
+            continue
+        pid = _str(m.get("id"), path, "passage id", problems)
+        if pid in seen:
+            problems.append(Problem(path, _line(item), f"duplicate passage id {pid!r} "
+                                    f"(first at line {seen[pid]})"))
+        seen.setdefault(pid, _line(item))
+        text = _str(m.get("text"), path, "passage text", problems)
+        section = _str_list(m.get("section"), path, "section", problems)
+        out.append(Passage(pid, section, text))
+    return tuple(out)
+
+
+def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ...]:
+    root = _compose(text, path, problems)
+    if root is None:
+        return ()
+    m = _mapping(root, path, "facts file", problems, {"facts": True})
+    if m is None or "facts" not in m:
+        return ()
+    node = m["facts"]
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        problems.append(Problem(path, _line(node), "facts must be a list"))
+        return ()
+    out = []
+    seen: set[str] = set()
+    for item in node.value:
+        f = _mapping(item, path, "fact", problems, FACT_KEYS)
+        if f is None:
+            continue
+        fid = _str(f.get("id"), path, "fact id", problems)
+        if fid in seen:
+            problems.append(Problem(path, _line(item), f"duplicate fact id {fid!r}"))
+        seen.add(fid)
+        out.append(Fact(
+            id=fid,
+            question=_str(f.get("question"), path, "question", problems),
+            answer=_str(f.get("answer"), path, "answer", problems),
+            report_id=_str(f.get("report_id"), path, "report_id", problems),
+            alternatives=_str_list(f.get("alternatives"), path, "alternatives", problems),
+            section=_str(f.get("section"), path, "section", problems, allow_empty=True),
+        ))
+    return tuple(out)
+
+
+def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Read and check every file of the knowledge folder."""
+    problems: list[Problem] = []
+    reports: list[Report] = []
+    ids: dict[str, str] = {}
+    passage_ids: dict[str, str] = {}
+    for path in report_files(folder):
+        text = read_text(path, problems)
+        if text is None:
+            continue
+        report = parse_report(text, str(path), problems)
+        if report is None:
+            continue
+        if report.report_id in ids:
+            problems.append(Problem(str(path), 1, f"duplicate report_id {report.report_id!r} "
+                                    f"(also in {ids[report.report_id]})"))
+            continue
+        if path.stem != report.report_id:
+            problems.append(Problem(str(path), 1, f"file name must be {report.report_id}.yaml"))
+        for p in report.passages:
+            if p.id in passage_ids:
+                problems.append(Problem(str(path), 1, f"passage id {p.id!r} also in "
+                                        f"{passage_ids[p.id]}"))
+            passage_ids[p.id] = str(path)
+        ids[report.report_id] = str(path)
+        reports.append(report)
+    facts: tuple[Fact, ...] = ()
+    facts_path = folder / "facts.yaml"
+    if facts_path.exists():
+        text = read_text(facts_path, problems)
+        if text is not None:
+            facts = parse_facts(text, str(facts_path), problems)
+            for fact in facts:
+                if fact.report_id not in ids:
+                    problems.append(Problem(str(facts_path), 1, f"fact {fact.id!r} names unknown "
+                                            f"report {fact.report_id!r}"))
+    if problems:
+        return None, problems
+    return KnowledgeBase(tuple(reports), facts), []
+
+
+def load(folder: Path) -> KnowledgeBase:
+    """The knowledge base in `folder`; KnowledgeError if any file has a problem."""
+    kb, problems = validate(folder)
+    if kb is None:
+        raise KnowledgeError(problems)
+    return kb
+
+
+# ---------------------------------------------------------------- writing
+
+
+class _BlockDumper(_Dumper):  # type: ignore[misc, valid-type]
+    """Multi-line strings as literal blocks, so passages stay readable in the file."""
+
+
+def _str_representer(dumper: Any, data: str) -> Any:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "report_id": report.report_id,
+        "title": report.title,
+        "agency": report.agency,
+        "agency_short": list(report.agency_short),
+        "region": list(report.region),
+        "year": report.year,
+        "published": report.published,
+        "doc_type": report.doc_type,
+        "source_file": report.source_file,
+        "script": report.script,
+        "passages": [
+            {"id": p.id, "section": list(p.section), "text": p.text} for p in report.passages
+        ],
+    }
+    return out
+
+
+def dump_yaml(data: Any) -> str:
+    """Deterministic YAML: same data, same bytes."""
+    return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False,
+                     width=100, default_flow_style=False)
+
+
+def dump_report(report: Report) -> str:
+    return dump_yaml(report_to_dict(report))
+
+
+def dump_facts(facts: Iterable[Fact]) -> str:
+    items = []
+    for f in facts:
+        item: dict[str, Any] = {"id": f.id, "question": f.question}
+        if f.alternatives:
+            item["alternatives"] = list(f.alternatives)
+        item["answer"] = f.answer
+        item["report_id"] = f.report_id
+        if f.section:
+            item["section"] = f.section
+        items.append(item)
+    return dump_yaml({"facts": items})
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write via a temporary file in the same folder: fsync, rename, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

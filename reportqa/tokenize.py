@@ -1,0 +1,80 @@
+"""One tokenizer for documents and questions: jieba words plus character bigrams.
+
+A dedicated `jieba.Tokenizer` (never the global one) gets a user dictionary built from the
+knowledge base itself: agency names and short names, quoted regulation titles 《…》, quoted
+terms “…” and short section headings. Character bigrams of every run of Chinese characters sit
+beside the words, so typos, unsegmented words and words jieba cuts differently still match.
+Numbers stay whole tokens. The input is always normalised text (see normalize.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import jieba
+
+BIGRAM = "_"  # prefix that keeps bigram terms apart from word terms
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_WORD_OK = re.compile(r"[\u4e00-\u9fff]|[a-z]{2,}|\d")
+_QUOTED = re.compile(r"《([^《》]{2,40})》|“([^“”]{2,20})”")
+# Particles and question words: they carry no topic, in questions or in reports.
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 在 是 为 对 把 被 将 于 以 等 也 都 又 并 其 中 上 下 个 之 这 那 有 "
+    "啊 呀 吗 呢 吧 嘛 哦 哈 么 咋 啥 "
+    "多少 几 哪 哪些 哪个 哪里 哪儿 什么 怎么 怎样 如何 是否 有没有 谁 何 何时 哪天 几个 "
+    "请问 一下 一共 总共 共 到底 具体 主要 大概 大约 左右 呢 请 我 你 他 我们 你们 他们".split()
+)
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+
+class Tokenizer:
+    """Words (jieba with the knowledge base's own dictionary) and character bigrams."""
+
+    def __init__(self, user_words: Iterable[str] = (), cache_dir: Path | None = None) -> None:
+        self._jieba = jieba.Tokenizer()
+        folder = cache_dir or Path(tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        cache = folder / "jieba.cache"
+        self._jieba.cache_file = str(cache)
+        self._jieba.initialize()
+        self.user_words = tuple(sorted(set(user_words)))
+        for word in self.user_words:
+            self._jieba.add_word(word, freq=2000)
+
+    def words(self, text: str) -> list[str]:
+        """jieba words of normalised text, without punctuation and particles."""
+        return [
+            w
+            for w in self._jieba.cut(text, HMM=True)
+            if w.strip() and w not in STOPWORDS and _WORD_OK.search(w)
+        ]
+
+    def terms(self, text: str) -> list[str]:
+        """The index terms of normalised text: words, then bigrams (prefixed with BIGRAM)."""
+        return self.words(text) + bigrams(text)
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of each run of Chinese characters (a lone character is its own term)."""
+    out: list[str] = []
+    for run in _HAN_RUN.findall(text):
+        if len(run) == 1:
+            out.append(BIGRAM + run)
+        else:
+            out.extend(BIGRAM + run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def user_words_from(texts: Iterable[str], names: Iterable[str]) -> set[str]:
+    """The user dictionary: names given (agencies, headings) and quoted titles and terms."""
+    words = {n for n in names if 2 <= len(n) <= 20 and _HAN_RUN.fullmatch(n)}
+    for text in texts:
+        for m in _QUOTED.finditer(text):
+            inner = m.group(1) or m.group(2)
+            words.update(r for r in _HAN_RUN.findall(inner) if 2 <= len(r) <= 20)
+    return words
