@@ -153,7 +153,9 @@ def short_names(kind: str, place: Place | None, gaz: Gazetteer) -> tuple[str, ..
     return tuple(seen)
 
 
-def find_agencies(text: str, known: dict[str, str]) -> list[AgencyMention]:
+def find_agencies(
+    text: str, known: dict[str, str], bounds: set[int] | None = None
+) -> list[AgencyMention]:
     """Agency mentions in a normalised question.
 
     `known` maps each kind held by the knowledge base to itself and lets unlisted short forms
@@ -172,6 +174,8 @@ def find_agencies(text: str, known: dict[str, str]) -> list[AgencyMention]:
     while i < n:
         for length in range(min(max_len, n - i), 1, -1):
             kinds = surfaces.get(text[i : i + length])
+            if kinds and bounds is not None and i + length not in bounds:
+                continue
             if kinds and not _PRONOUNS.match(text[max(0, i - 1) : i]):
                 mentions.append(AgencyMention(text[i : i + length], frozenset(kinds), i, i + length))
                 i += length
@@ -181,6 +185,8 @@ def find_agencies(text: str, known: dict[str, str]) -> list[AgencyMention]:
     taken = [(m.start, m.end) for m in mentions]
     for kind in known:
         for m in _subsequence_mentions(text, kind):
+            if bounds is not None and m.end not in bounds:
+                continue
             if not any(s < m.end and m.start < e for s, e in taken):
                 mentions.append(m)
                 taken.append((m.start, m.end))

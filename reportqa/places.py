@@ -79,18 +79,23 @@ class Gazetteer:
             out.insert(0, p)
         return out
 
-    def find(self, text: str) -> list[tuple[int, str, list[Place]]]:
+    def find(
+        self, text: str, bounds: set[int] | None = None
+    ) -> list[tuple[int, str, list[Place]]]:
         """Place mentions in `text` (already normalised): (offset, matched text, candidates).
 
         Greedy longest match from left to right, so 上城区 is never read as 城区 and 舟山市普陀区
-        as two mentions. Candidates of an ambiguous name (普陀区 of 上海 and of 舟山) are
-        narrowed by the other places mentioned in the same text.
+        as two mentions. With `bounds` (the word boundaries of a segmentation) a mention must
+        start and end on one, so 协议和政府 holds no 和政(县). Candidates of an ambiguous name
+        (普陀区 of 上海 and of 舟山) are narrowed by the other places in the same text.
         """
         found: list[tuple[int, str, list[Place]]] = []
         i, n = 0, len(text)
         while i < n:
             for length in range(min(self.max_len, n - i), 1, -1):
                 places = self.by_name.get(text[i : i + length])
+                if places and bounds is not None and not {i, i + length} <= bounds:
+                    continue
                 if places:
                     found.append((i, text[i : i + length], places))
                     i += length

@@ -36,13 +36,25 @@ MISMATCH = 0.25  # score factor for a report of another place or agency than the
 BROADER = 0.85  # score factor for a report of a wider area than the one named (市 for 区)
 YEAR_MISMATCH = 0.5
 PINYIN_WEIGHT = 0.7  # a homophone bigram counts this much of an exact one
+ENTITY_WEIGHT = 0.3  # terms naming a place, agency or year: the metadata checks handle those
+CROSS_WEIGHT = 0.3  # bigrams that straddle two words
+INFO_SECTION = "文件信息"  # the passage of title, date, source and attachments
+INFO_PENALTY = 0.6  # it answers questions about the document (date, 文号), not its content
 FUZZ_WEIGHT = 0.35
 COVERAGE_MIN = 0.5  # share of the question's topic (idf-weighted) the passage must hold
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
 _QUOTE = re.compile(r"《[^》]*》")
+_CONTENT = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{2,}|\d")
+_ASKING = re.compile(r"多少|几|哪|什么|怎么|有没有|是否|是不是|吗|呢|啊|谁")
+# Measure words: after 多少/几 they name the unit of the number asked for.
+_MEASURE = "个件条项家名人次篇场份处批张户辆台套所块元册期届轮天年月日周页位例起宗笔亿万倍"
+_NOT_COUNTS = str.maketrans("", "", "年月日周天")  # "how many" without a unit is not a date
 _NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千万零〇]+)"
+# A count: digits, or Chinese numerals other than a lone 一 (一件事, 一个环节 are words), not
+# an ordinal (第一个).
+_COUNT_NUM = r"(?<!第)(?:\d+(?:\.\d+)?|(?<![一二两三四五六七八九十百千万])(?:[二两三四五六七八九十百千万零〇]|[一二两三四五六七八九十百千万零〇]{2,}))"
 _SENT_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
 _UNIT_ALIASES = {"天": "天日", "日": "天日", "人": "人名", "名": "名人", "次": "次场", "场": "场次",
                  "元": "元", "钱": "元"}
@@ -68,14 +80,14 @@ def value_kind(q: str) -> ValueKind | None:
         return ValueKind("percent", re.compile(rf"{_NUM}\s*%|百分之"))
     if re.search(r"多久|多长时间|(?:多少|几)个?(?:天|工作日)", q):
         return ValueKind("duration", re.compile(rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)"))
-    m = re.search(r"(?<!哪)(?:多少|几)\s*个?([\u4e00-\u9fff])", q)
-    if m and m.group(1) not in "个年":
+    if re.search(r"第(?:几|多少)", q):
+        return ValueKind("ordinal", re.compile(rf"第{_NUM}"))
+    m = re.search(rf"(?<!哪)(?:多少|几)\s*个?([{_MEASURE}])", q)
+    if m and m.group(1) not in "个":
         units = _UNIT_ALIASES.get(m.group(1), m.group(1))
-        return ValueKind(
-            "count", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{units}]")
-        )
-    if m or re.search(r"(?<!哪)(?:多少|几)", q):
-        return ValueKind("number", re.compile(_NUM))
+        return ValueKind("count", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{units}]"))
+    if re.search(r"(?<!哪)(?:多少|几)|数量|数目|人数|件数|次数|规模", q):
+        return ValueKind("number", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{_MEASURE.translate(_NOT_COUNTS)}%]"))
     return None
 
 
@@ -91,7 +103,7 @@ class Query:
     agencies: list[AgencyMention]
     years: list[int]
     value: ValueKind | None
-    words: list[str] = field(default_factory=list)
+    report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ class Engine:
         if not query.term_weights and not query.topic:
             return Answer(question, False, (), 0.0, "问题里没有可以检索的内容", self.coverage)
         mult = self._report_factors(query, report_ids)
+        query.report_factors = mult
         scores = self.index.score(query.term_weights) * mult[self.passage_report]
         k = min(CANDIDATES, len(scores))
         if k == 0 or float(scores.max(initial=0.0)) <= 0.0:
@@ -151,6 +164,10 @@ class Engine:
             year_ok = self._year_ok(query, info.report, norm)
             fuzzy = fuzz.partial_ratio(query.norm, norm) / 100.0 if query.norm else 0.0
             score = combine(float(scores[i]) / best, fuzzy, year_ok)
+            if passage.section[:1] == (INFO_SECTION,) and not (
+                query.value and query.value.name in ("date", "docno")
+            ):
+                score *= INFO_PENALTY
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
         hits: list[Hit] = []
@@ -179,37 +196,55 @@ class Engine:
     # ------------------------------------------------------------------ analysis
 
     def analyse(self, question: str) -> Query:
+        """Terms, topic and named entities of a question."""
         norm = normalize(question)[:MAX_QUESTION]
         outside_quotes = _QUOTE.sub(lambda m: " " * len(m.group(0)), norm)
-        places = [cands for _, _, cands in self.gaz.find(outside_quotes)]
-        agencies = find_agencies(outside_quotes, self.known_kinds)
-        years = [int(y) for y in _YEAR_Q.findall(outside_quotes)]
-        words = self.tokenizer.words(norm)
-        terms = words + bigrams(norm)
+        spans = self.tokenizer.spans(norm)
+        bounds = {a for a, _, _ in spans} | {b for _, b, _ in spans}
+        for a, _, token in spans:  # 舟山市科技局 is one token: its place still ends a word
+            for length in range(len(token) - 1, 1, -1):
+                if token[:length] in self.gaz.by_name:
+                    bounds.add(a + length)
+                    break
+        found_places = self.gaz.find(outside_quotes, bounds)
+        places = [cands for _, _, cands in found_places]
+        agencies = find_agencies(outside_quotes, self.known_kinds, bounds)
+        year_spans = [(m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)]
+        entity = np.zeros(len(norm) + 1, dtype=bool)  # characters naming a place/agency/year
+        for pos, name, _ in found_places:
+            entity[pos : pos + len(name)] = True
+        for m in agencies:
+            entity[m.start : m.end] = True
+        for a, b, _ in year_spans:
+            entity[a:b] = True
         weights: dict[int, float] = {}
         topic: dict[str, float] = {}
-        entity_spans = [m.group(0) for m in re.finditer(r"\d{4}年?", norm)]
-        entity_spans += [m.text for m in agencies]
-        for term in terms:
-            tid = self.index.vocab.get(term)
-            if tid is not None:
-                weights[tid] = 1.0
-            elif term.startswith(BIGRAM):
-                for alt in self._homophones(term):
-                    weights.setdefault(alt, PINYIN_WEIGHT)
-        for term in dict.fromkeys(terms):
-            if not term.startswith(BIGRAM) or len(term) != 3:
+        for a, b, word in spans:
+            if not word.strip() or word in STOPWORDS or not _CONTENT.search(word):
                 continue
-            pair = term[1:]
-            if pair in STOPWORDS or any(pair in s for s in entity_spans):
-                continue
-            if any(pair in name for p in places for name in (c.name for c in p)):
-                continue
-            tid = self.index.vocab.get(term)
-            idf = float(self.index.idf[tid]) if tid is not None else self._max_idf
-            topic[pair] = idf
-        return Query(question, norm, weights, topic, places, agencies, years,
-                     value_kind(norm), words)
+            is_entity = bool(entity[a:b].all())
+            self._add_term(weights, word, ENTITY_WEIGHT if is_entity else 1.0)
+            grams = bigrams(word)
+            for i, gram in enumerate(grams):
+                on_entity = bool(entity[a + i : a + i + 2].all())
+                self._add_term(weights, gram, ENTITY_WEIGHT if on_entity else 1.0)
+                if on_entity or _ASKING.search(word) or len(gram) != 3:
+                    continue
+                tid = self.index.vocab.get(gram)
+                topic[gram[1:]] = float(self.index.idf[tid]) if tid is not None else self._max_idf
+        # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
+        for gram in bigrams(norm):
+            self._add_term(weights, gram, CROSS_WEIGHT)
+        return Query(question, norm, weights, topic, places, agencies,
+                     [y for _, _, y in year_spans], value_kind(norm))
+
+    def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
+        tid = self.index.vocab.get(term)
+        if tid is not None:
+            weights[tid] = max(weights.get(tid, 0.0), weight)
+        elif term.startswith(BIGRAM):
+            for alt in self._homophones(term):
+                weights[alt] = max(weights.get(alt, 0.0), weight * PINYIN_WEIGHT)
 
     @cached_property
     def _max_idf(self) -> float:
@@ -241,11 +276,14 @@ class Engine:
 
     def _report_factors(self, q: Query, report_ids: frozenset[str] | None) -> np.ndarray:
         out = np.ones(len(self.reports))
+        places = [self._place_factor(q, info) for info in self.reports]
+        if any(p == 1.0 for p in places):  # a report of the very place asked about exists:
+            places = [p if p == 1.0 else MISMATCH for p in places]  # wider ones don't count
         for ri, info in enumerate(self.reports):
             if report_ids is not None and info.report.report_id not in report_ids:
                 out[ri] = 0.0
                 continue
-            out[ri] = self._place_factor(q, info) * self._agency_factor(q, info)
+            out[ri] = places[ri] * self._agency_factor(q, info)
         return out
 
     def _place_factor(self, q: Query, info: _ReportInfo) -> float:
@@ -279,19 +317,20 @@ class Engine:
     # ------------------------------------------------------------------ answer
 
     def best_sentence(self, q: Query, passage: Passage) -> str:
-        """The sentence of the passage that holds most of the question (and its value)."""
+        """The sentence of the passage that holds most of the question; when the question asks
+        for a value (a count, a date, a document number) that sentence must hold one, so the
+        best such sentence is taken even if it shares fewer words with the question."""
         sentences = [s.strip() for s in _SENT_SPLIT.split(passage.text) if s.strip()]
         if not sentences:
             return passage.text
-        best, best_score = sentences[0], -1.0
-        for s in sentences:
-            norm = normalize(s)
-            score = sum(w for pair, w in q.topic.items() if pair in norm)
-            if q.value is not None and q.value.pattern.search(norm):
-                score *= 1.5
-            if score > best_score:
-                best, best_score = s, score
-        return best
+        norms = [normalize(s) for s in sentences]
+        overlap = [sum(w for pair, w in q.topic.items() if pair in n) for n in norms]
+        best = max(range(len(sentences)), key=lambda i: overlap[i])
+        if q.value is not None and not q.value.pattern.search(norms[best]):
+            with_value = [i for i, n in enumerate(norms) if q.value.pattern.search(n)]
+            if with_value:
+                best = max(with_value, key=lambda i: (overlap[i], -abs(i - best)))
+        return sentences[best]
 
     def confidence(
         self, q: Query, i: int, norm: str, year_ok: bool, hit: Hit
@@ -299,9 +338,7 @@ class Engine:
         """Whether to answer, with a confidence in [0, 1] and the reason when not."""
         ri, _ = self.entries[i]
         info = self.reports[ri]
-        if q.places and self._place_factor(q, info) < 1.0 - 1e-9 and self._place_factor(
-            q, info
-        ) <= MISMATCH:
+        if q.places and q.report_factors[ri] <= MISMATCH and self._agency_factor(q, info) > MISMATCH:
             return False, 0.1, "知识库中没有问题所问地区的报告"
         if q.agencies and self._agency_factor(q, info) <= MISMATCH:
             names = "、".join(m.text for m in q.agencies)
@@ -309,8 +346,7 @@ class Engine:
         if not year_ok:
             years = "、".join(str(y) for y in q.years)
             return False, 0.2, f"知识库中没有{years}年的相关内容"
-        total = sum(q.topic.values()) or 1.0
-        covered = sum(w for pair, w in q.topic.items() if pair in norm) / total
+        covered = self.coverage_of(q, norm)
         value_ok = q.value is None or bool(q.value.pattern.search(normalize(hit.sentence)))
         conf = covered * (1.0 if value_ok else 0.5)
         if not value_ok:
@@ -318,6 +354,26 @@ class Engine:
         if covered < COVERAGE_MIN:
             return False, conf, "报告中没有谈到这个问题"
         return True, conf, ""
+
+    def coverage_of(self, q: Query, norm: str) -> float:
+        """The idf-weighted share of the question's topic bigrams found in a passage (a
+        homophone counts: 法率 is covered by 法律)."""
+        total = sum(q.topic.values())
+        if total <= 0:
+            return 1.0
+        from reportqa.pinyin import bigram_keys
+
+        keys: set[str] | None = None
+        covered = 0.0
+        for pair, w in q.topic.items():
+            if pair in norm:
+                covered += w
+                continue
+            if keys is None:
+                keys = {k for g in bigrams(norm) for k in bigram_keys(g[1:])}
+            if any(k in keys for k in bigram_keys(pair)):
+                covered += w * PINYIN_WEIGHT
+        return covered / total
 
     def _fact(self, q: Query, report_ids: frozenset[str] | None) -> Hit | None:
         best: tuple[float, Fact] | None = None

@@ -39,7 +39,7 @@ class Tokenizer:
         self._jieba = jieba.Tokenizer()
         folder = cache_dir or Path(tempfile.gettempdir())
         folder.mkdir(parents=True, exist_ok=True)
-        cache = folder / "jieba.cache"
+        cache = folder.resolve() / "jieba.cache"
         self._jieba.cache_file = str(cache)
         self._jieba.initialize()
         self.user_words = tuple(sorted(set(user_words)))
@@ -53,6 +53,15 @@ class Tokenizer:
             for w in self._jieba.cut(text, HMM=True)
             if w.strip() and w not in STOPWORDS and _WORD_OK.search(w)
         ]
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Every jieba token of normalised text with its offsets (nothing filtered)."""
+        out = []
+        pos = 0
+        for token in self._jieba.cut(text, HMM=True):
+            out.append((pos, pos + len(token), token))
+            pos += len(token)
+        return out
 
     def terms(self, text: str) -> list[str]:
         """The index terms of normalised text: words, then bigrams (prefixed with BIGRAM)."""
