@@ -68,7 +68,10 @@ def cmd_console(settings: Settings) -> int:
 
     engine = _engine(settings)
     n = len(engine.kb.reports)
-    print(f"政府报告问答（控制台）：知识库收录 {n} 份报告。输入问题回车提问，输入 exit 或 Ctrl-D 退出。")
+    print(
+        f"政府报告问答（控制台）：知识库收录 {n} 份报告。"
+        "输入问题回车提问，输入 exit 或 Ctrl-D 退出。"
+    )
     while True:
         try:
             question = input("问> ")
@@ -85,8 +88,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.ingest import Overrides
     from reportqa.kbwrite import IngestFailed, ingest_file
 
-    overrides = Overrides(agency=args.agency, year=args.year, title=args.title,
-                          doc_type=args.doc_type, report_id=args.id)
+    overrides = Overrides(
+        agency=args.agency,
+        year=args.year,
+        title=args.title,
+        doc_type=args.doc_type,
+        report_id=args.id,
+    )
     paths = [Path(p) for p in args.paths]
     done = passages = 0
     needs: dict[str, list[str]] = {}
@@ -104,10 +112,16 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if outcome.needs_flag:
             needs[path.name] = outcome.needs_flag
         action = "将写入" if args.dry_run else ("已更新" if outcome.replaced else "已写入")
-        print(f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
-              f"{r.doc_type or '?'} · {len(r.passages)} 段", file=sys.stderr)
-    print(f"完成：{done} 个文件，{passages} 段，失败 {len(failed)} 个" +
-          ("（试运行，未写入）" if args.dry_run else ""), file=sys.stderr)
+        print(
+            f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
+            f"{r.doc_type or '?'} · {len(r.passages)} 段",
+            file=sys.stderr,
+        )
+    print(
+        f"完成：{done} 个文件，{passages} 段，失败 {len(failed)} 个"
+        + ("（试运行，未写入）" if args.dry_run else ""),
+        file=sys.stderr,
+    )
     for name, fields in needs.items():
         flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
         print(f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {flags} 指定", file=sys.stderr)
@@ -153,8 +167,10 @@ def cmd_validate(settings: Settings) -> int:
     if kb is None:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return 1
-    print(f"ok: {len(kb.reports)} reports, {kb.passage_count} passages, {len(kb.facts)} facts "
-          f"in {settings.knowledge_dir}")
+    print(
+        f"ok: {len(kb.reports)} reports, {kb.passage_count} passages, {len(kb.facts)} facts "
+        f"in {settings.knowledge_dir}"
+    )
     return 0
 
 
@@ -163,16 +179,25 @@ def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 
     kb = store.load(settings.knowledge_dir)
     rows = [
-        {"report_id": r.report_id, "agency": r.agency, "title": r.title, "year": r.year,
-         "doc_type": r.doc_type, "source_file": r.source_file, "passages": len(r.passages)}
+        {
+            "report_id": r.report_id,
+            "agency": r.agency,
+            "title": r.title,
+            "year": r.year,
+            "doc_type": r.doc_type,
+            "source_file": r.source_file,
+            "passages": len(r.passages),
+        }
         for r in kb.reports
     ]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
     for row in rows:
-        print(f"{row['report_id']}\t{row['agency']}\t{row['year']}\t{row['doc_type']}\t"
-              f"{row['passages']} 段\t《{row['title']}》\t{row['source_file']}")
+        print(
+            f"{row['report_id']}\t{row['agency']}\t{row['year']}\t{row['doc_type']}\t"
+            f"{row['passages']} 段\t《{row['title']}》\t{row['source_file']}"
+        )
     return 0
 
 
@@ -193,8 +218,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(settings: Settings) -> int:
     if settings.token is None:
         return cmd_console(settings)
-    print("Telegram 模式尚未实现（见 issue 3）；未设置 TELEGRAM_BOT_TOKEN 时运行控制台问答。",
-          file=sys.stderr)
+    print(
+        "Telegram 模式尚未实现（见 issue 3）；未设置 TELEGRAM_BOT_TOKEN 时运行控制台问答。",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -21,8 +21,11 @@ class Settings:
     api_base_url: str = "https://api.telegram.org"
 
     def __repr__(self) -> str:  # never show the token
-        return (f"Settings(knowledge_dir={self.knowledge_dir!s}, token={'***' if self.token else None}, "
-                f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url})")
+        return (
+            f"Settings(knowledge_dir={self.knowledge_dir!s}, "
+            f"token={'***' if self.token else None}, "
+            f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url})"
+        )
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -38,7 +41,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     knowledge = Path(env.get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE).expanduser()
     token = (env.get("TELEGRAM_BOT_TOKEN") or "").strip() or None
     if token is not None and (":" not in token or not token.split(":", 1)[0].isdigit()):
-        raise ConfigError("TELEGRAM_BOT_TOKEN 格式不对：应形如 123456789:ABC…（向 @BotFather 获取）")
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN 格式不对：应形如 123456789:ABC…（向 @BotFather 获取）"
+        )
     admins: set[int] = set()
     for part in (env.get("BOT_ADMIN_IDS") or "").replace(";", ",").split(","):
         part = part.strip()

@@ -36,7 +36,9 @@ def trim_passage(passage: str, sentence: str, limit: int = PASSAGE_MAX) -> str:
 def plain(answer: Answer) -> str:
     """A readable answer: the sentence, the passage, the source; or an honest no-answer."""
     if not answer.answered:
-        lines = [f"抱歉，现有报告中没有找到这个问题的答案（{answer.reason or '没有足够相关的内容'}）。"]
+        lines = [
+            f"抱歉，现有报告中没有找到这个问题的答案（{answer.reason or '没有足够相关的内容'}）。"
+        ]
         if answer.coverage:
             lines.append("知识库目前收录：")
             lines.extend(f"  · {c}" for c in answer.coverage)

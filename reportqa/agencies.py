@@ -122,7 +122,7 @@ def _strip_level(name: str) -> str:
 
 
 def canonical_name(kind: str, place: Place | None, gaz: Gazetteer) -> str:
-    """舟山市 + 经济和信息化局; 杭州市上城区 + 发展改革和经济信息化局 (city named before district)."""
+    """舟山市 + 经济和信息化局; 杭州市上城区 + 发展改革和经济信息化局 (city before district)."""
     if place is None:
         return kind
     chain = gaz.chain(place)
@@ -177,7 +177,9 @@ def find_agencies(
             if kinds and bounds is not None and i + length not in bounds:
                 continue
             if kinds and not _PRONOUNS.match(text[max(0, i - 1) : i]):
-                mentions.append(AgencyMention(text[i : i + length], frozenset(kinds), i, i + length))
+                mentions.append(
+                    AgencyMention(text[i : i + length], frozenset(kinds), i, i + length)
+                )
                 i += length
                 break
         else:

@@ -39,8 +39,10 @@ class Tally:
         a = max(self.answerable, 1)
         acc = self.correct / max(self.n, 1)
         if self.answerable:
-            return (f"{name:<28}{self.n:>4}{self.hit1 / a:>8.3f}{self.hit3 / a:>8.3f}"
-                    f"{self.rr / a:>8.3f}{acc:>9.3f}")
+            return (
+                f"{name:<28}{self.n:>4}{self.hit1 / a:>8.3f}{self.hit3 / a:>8.3f}"
+                f"{self.rr / a:>8.3f}{acc:>9.3f}"
+            )
         return f"{name:<28}{self.n:>4}{'-':>8}{'-':>8}{'-':>8}{acc:>9.3f}"
 
 
@@ -105,8 +107,13 @@ def _describe_miss(item: dict[str, Any], answer: Answer, t: Tally) -> str:
     top = answer.hits[0] if answer.hits else None
     got = f"{top.report.agency} · {top.sentence[:60]}" if top else "(no result)"
     why = answer.reason or ""
-    kind = "unanswerable but answered" if not item.get("source") else (
-        "not answered" if t.hit1 else ("hit@3" if t.hit3 else "miss"))
-    return (f"{item.get('id')} [{item.get('style')}] {kind}: {item['question']}\n"
-            f"    expected: {item.get('evidence')}\n"
-            f"    got ({answer.confidence:.2f} {why}): {got}")
+    kind = (
+        "unanswerable but answered"
+        if not item.get("source")
+        else ("not answered" if t.hit1 else ("hit@3" if t.hit3 else "miss"))
+    )
+    return (
+        f"{item.get('id')} [{item.get('style')}] {kind}: {item['question']}\n"
+        f"    expected: {item.get('evidence')}\n"
+        f"    got ({answer.confidence:.2f} {why}): {got}"
+    )

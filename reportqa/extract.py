@@ -36,9 +36,18 @@ _BOMS = (
 )
 # Guesses from charset-normalizer we trust; anything else (e.g. cp949 for a short GBK
 # text) falls through to strict GB18030. GBK and GB2312 are read as their superset.
-_GUESS_MAP = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "big5": "big5",
-              "cp950": "cp950", "big5hkscs": "big5hkscs", "utf_16_le": "utf-16-le",
-              "utf_16_be": "utf-16-be", "utf_32_le": "utf-32-le", "utf_32_be": "utf-32-be"}
+_GUESS_MAP = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+    "big5": "big5",
+    "cp950": "cp950",
+    "big5hkscs": "big5hkscs",
+    "utf_16_le": "utf-16-le",
+    "utf_16_be": "utf-16-be",
+    "utf_32_le": "utf-32-le",
+    "utf_32_be": "utf-32-be",
+}
 # Control characters other than \t \n \f \r (C0, DEL and C1) mark binary data.
 _BAD_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _BAD_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
@@ -47,11 +56,52 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-_DROP_TAGS = ("script", "style", "noscript", "template", "head", "nav", "header", "footer",
-              "aside", "form", "button", "select", "iframe")
-_BLOCK_TAGS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-                         "article", "table", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre",
-                         "main", "body", "hr", "caption", "figure", "address", "center"})
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "head",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "iframe",
+)
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "table",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "pre",
+        "main",
+        "body",
+        "hr",
+        "caption",
+        "figure",
+        "address",
+        "center",
+    }
+)
 _CELL_TAGS = frozenset({"td", "th"})
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -82,8 +132,10 @@ def extract_text(path: Path) -> str:
         try:
             text = decode_bytes(data, name)
         except ExtractError as exc:
-            raise ExtractError(f"{name}: 不支持的文件类型“{suffix}”，请使用 {SUPPORTED} 文件"
-                               "（Word 请另存为 .docx，PDF 请先转成文本）") from exc
+            raise ExtractError(
+                f"{name}: 不支持的文件类型“{suffix}”，请使用 {SUPPORTED} 文件"
+                "（Word 请另存为 .docx，PDF 请先转成文本）"
+            ) from exc
     if not text.strip():
         raise ExtractError(f"{name}: 文件为空（没有可提取的文字），请检查文件内容后重试")
     return text
@@ -105,8 +157,9 @@ def decode_bytes(data: bytes, name: str) -> str:
             continue
     if _looks_binary(data):
         raise ExtractError(f"{name}: 不是文本报告（看起来是二进制文件），请提供 {SUPPORTED} 文件")
-    raise ExtractError(f"{name}: 无法识别文件编码（不是 UTF-8、GB18030 或 UTF-16 文本），"
-                       "请另存为 UTF-8 后重试")
+    raise ExtractError(
+        f"{name}: 无法识别文件编码（不是 UTF-8、GB18030 或 UTF-16 文本），请另存为 UTF-8 后重试"
+    )
 
 
 def _read_limited(path: Path, name: str) -> bytes:
@@ -130,8 +183,10 @@ def _read_limited(path: Path, name: str) -> bytes:
 
 
 def _too_big(name: str, size: int) -> str:
-    return (f"{name}: 文件过大（{size / 1024 / 1024:.1f} MB，上限 "
-            f"{MAX_BYTES / 1024 / 1024:.0f} MB），请拆分后重试")
+    return (
+        f"{name}: 文件过大（{size / 1024 / 1024:.1f} MB，上限 "
+        f"{MAX_BYTES / 1024 / 1024:.0f} MB），请拆分后重试"
+    )
 
 
 def _candidate_encodings(data: bytes) -> Iterator[str]:
@@ -165,8 +220,9 @@ def _strict(data: bytes, encoding: str, name: str) -> str:
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise ExtractError(f"{name}: 文件声明为 {encoding} 编码但内容有误，"
-                           "请另存为 UTF-8 后重试") from exc
+        raise ExtractError(
+            f"{name}: 文件声明为 {encoding} 编码但内容有误，请另存为 UTF-8 后重试"
+        ) from exc
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -177,8 +233,9 @@ def _looks_binary(data: bytes) -> bool:
 def _finish(text: str, name: str) -> str:
     """Reject binary-looking text, drop a leading BOM and normalise line ends to '\\n'."""
     if "\x00" in text or len(_BAD_CONTROLS.findall(text)) > 0.01 * len(text):
-        raise ExtractError(f"{name}: 不是文本报告（含有大量控制字符，可能是二进制文件），"
-                           f"请提供 {SUPPORTED} 文件")
+        raise ExtractError(
+            f"{name}: 不是文本报告（含有大量控制字符，可能是二进制文件），请提供 {SUPPORTED} 文件"
+        )
     return _NEWLINES.sub("\n", text.removeprefix("\ufeff"))
 
 
@@ -188,19 +245,23 @@ def _check_docx_zip(data: bytes, name: str) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise ExtractError(f"{name}: 不是有效的 .docx 文件（可能是旧版 .doc、加密或已损坏），"
-                           "请用 Word 另存为 .docx 后重试") from exc
+        raise ExtractError(
+            f"{name}: 不是有效的 .docx 文件（可能是旧版 .doc、加密或已损坏），"
+            "请用 Word 另存为 .docx 后重试"
+        ) from exc
     if "word/document.xml" not in {member.filename for member in members}:
-        raise ExtractError(f"{name}: 不是 Word 文档（缺少 word/document.xml），"
-                           "请用 Word 另存为 .docx 后重试")
+        raise ExtractError(
+            f"{name}: 不是 Word 文档（缺少 word/document.xml），请用 Word 另存为 .docx 后重试"
+        )
     bomb = sum(member.file_size for member in members) > MAX_UNZIPPED_BYTES or any(
         member.file_size > RATIO_CHECK_MIN_BYTES
         and member.file_size > MAX_COMPRESSION_RATIO * max(member.compress_size, 1)
         for member in members
     )
     if bomb:
-        raise ExtractError(f"{name}: 解压后体积异常（疑似压缩炸弹），已拒绝处理；"
-                           "请用 Word 重新保存后重试")
+        raise ExtractError(
+            f"{name}: 解压后体积异常（疑似压缩炸弹），已拒绝处理；请用 Word 重新保存后重试"
+        )
 
 
 def _body_blocks(parent: Any) -> Iterator[Any]:
@@ -232,8 +293,10 @@ def _docx_text(data: bytes, name: str) -> str:
                     cells = (_Cell(tc, table).text for tc in row._tr.tc_lst)
                     lines.append("\t".join(" ".join(cell.split()) for cell in cells))
     except Exception as exc:  # python-docx/lxml raise many types on malformed input
-        raise ExtractError(f"{name}: Word 文档内容损坏，无法读取（{type(exc).__name__}），"
-                           "请用 Word 另存为 .docx 后重试") from exc
+        raise ExtractError(
+            f"{name}: Word 文档内容损坏，无法读取（{type(exc).__name__}），"
+            "请用 Word 另存为 .docx 后重试"
+        ) from exc
     return _finish("\n".join(lines), name)
 
 
@@ -265,8 +328,10 @@ def _html_text(data: bytes, name: str) -> str:
     source = _XML_DECL.sub("", _decode_html(data, name), count=1)
     try:
         root = lxml.html.document_fromstring(source)
-        for element in root.xpath("//comment() | //processing-instruction() | "
-                                  + " | ".join(f"//{tag}" for tag in _DROP_TAGS)):
+        for element in root.xpath(
+            "//comment() | //processing-instruction() | "
+            + " | ".join(f"//{tag}" for tag in _DROP_TAGS)
+        ):
             if element.getparent() is not None:
                 element.drop_tree()
         parts: list[str] = []
@@ -290,6 +355,7 @@ def _squash(text: str | None) -> str:
 
 def _tidy_lines(text: str) -> str:
     """Strip each line and its tab-separated cells; keep at most one blank line in a row."""
-    lines = ["\t".join(cell.strip() for cell in line.split("\t")).strip() for line in
-             text.split("\n")]
+    lines = [
+        "\t".join(cell.strip() for cell in line.split("\t")).strip() for line in text.split("\n")
+    ]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")

@@ -132,5 +132,6 @@ class Index:
         if len(terms) != len(arrays["idf"]):
             return None
         vocab = {t: i for i, t in enumerate(terms)}
-        return cls(vocab, arrays["ptr"], arrays["docs"], arrays["weights"], arrays["idf"],
-                   int(n_docs))
+        return cls(
+            vocab, arrays["ptr"], arrays["docs"], arrays["weights"], arrays["idf"], int(n_docs)
+        )

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names
@@ -34,7 +35,9 @@ _HEADING_PATTERNS = (  # (level, pattern of the numbering at the start of a line
     (3, re.compile(r"^\d{1,2}\s*[、.．](?!\d)")),
     (4, re.compile(r"^[（(]\s*\d{1,2}\s*[）)]")),
 )
-_ENUM = re.compile(rf"(?:(?<=^)|(?<=[。；;！？]))\s*((?:[{_CN_NUM}]+是)|(?:第[{_CN_NUM}]+[，,、：:]))")
+_ENUM = re.compile(
+    rf"(?:(?<=^)|(?<=[。；;！？]))\s*((?:[{_CN_NUM}]+是)|(?:第[{_CN_NUM}]+[，,、：:]))"
+)
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
 _YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")
 _DATE_CN = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -44,21 +47,58 @@ _META_LABEL = re.compile(
     r"索引号|索引號|浏览次数|瀏覽次數|点击数|點擊數|访问量|訪問量|作者|字号|字號|责任编辑|責任編輯)"
     r"\s*[:：]"
 )
-_META_KEEP = re.compile(r"^(发布日期|發布日期|发布时间|發布時間|成文日期|信息来源|信息來源|文号|文號)")
+_META_KEEP = re.compile(
+    r"^(发布日期|發布日期|发布时间|發布時間|成文日期|信息来源|信息來源|文号|文號)"
+)
 _DEBRIS = re.compile(
     r"^(当前位置|當前位置|您的位置|您现在的位置|所在位置|首页\s*[>›»]|首頁\s*[>›»]|[>›»])|"
-    r"(打印本页|打印本頁|关闭窗口|關閉窗口|【关闭】|【關閉】|【打印】|Produced By|版权所有|版權所有|"
+    r"(打印本页|打印本頁|关闭窗口|關閉窗口|【关闭】|【關閉】|【打印】|Produced By|"
+    r"版权所有|版權所有|"
     r"ICP备|ICP備|技术支持|技術支持|网站地图|網站地圖|联系我们|聯繫我們|分享到|扫一扫|掃一掃)",
     re.IGNORECASE,
 )
 _LONE_BUTTONS = frozenset(
-    {"打印", "关闭", "關閉", "返回", "顶部", "頂部", "返回顶部", "返回頂部", "上一篇", "下一篇",
-     "收藏", "分享", "[ ]", "字号", "大", "中", "小"}
+    {
+        "打印",
+        "关闭",
+        "關閉",
+        "返回",
+        "顶部",
+        "頂部",
+        "返回顶部",
+        "返回頂部",
+        "上一篇",
+        "下一篇",
+        "收藏",
+        "分享",
+        "[ ]",
+        "字号",
+        "大",
+        "中",
+        "小",
+    }
 )
 _DOC_TYPES = (  # most specific first; a notice that 印发 a 工作要点 is a 工作要点
-    "政府工作报告", "法治政府建设年度报告", "工作要点", "工作总结", "年度报告", "工作报告",
-    "工作计划", "实施方案", "实施意见", "情况报告", "总结", "报告", "要点", "计划", "方案",
-    "意见", "通知", "决定", "办法", "规定",
+    "政府工作报告",
+    "法治政府建设年度报告",
+    "工作要点",
+    "工作总结",
+    "年度报告",
+    "工作报告",
+    "工作计划",
+    "实施方案",
+    "实施意见",
+    "情况报告",
+    "总结",
+    "报告",
+    "要点",
+    "计划",
+    "方案",
+    "意见",
+    "通知",
+    "决定",
+    "办法",
+    "规定",
 )
 _SELF = re.compile(r"(?:我|本)(局|委|办|厅|院|府)")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -197,7 +237,7 @@ def _split_debris(lines: list[str]) -> tuple[list[str], list[str]]:
 def _meta_fields(line: str) -> list[str]:
     """'发布日期:2021-01-25  浏览次数: 信息来源:市科学技术局' -> the fields worth keeping."""
     starts = [m.start() for m in _META_LABEL.finditer(line)] + [len(line)]
-    fields = [line[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
+    fields = [line[a:b].strip() for a, b in pairwise(starts)]
     return [f for f in fields if _META_KEEP.match(f) and re.search(r"[:：]\s*\S", f)]
 
 
@@ -422,7 +462,9 @@ def _detect_title(head: list[str], paras: list[_Para]) -> str | None:
         if any(t in to_simplified(line) for t in _DOC_TYPES) and len(line) >= 8:
             return _tidy_title(line)
     for para in paras[:3]:  # "现将2023年度法治政府建设工作总结如下"
-        m = re.search(r"现将(.{4,40}?(?:总结|报告|要点|计划))(?:报告)?如下", to_simplified(para.text))
+        m = re.search(
+            r"现将(.{4,40}?(?:总结|报告|要点|计划))(?:报告)?如下", to_simplified(para.text)
+        )
         if m:
             start = to_simplified(para.text).index(m.group(1))
             return _tidy_title(para.text[start : start + len(m.group(1))])
@@ -546,7 +588,9 @@ def _is_object_mention(text: str, start: int) -> bool:
     return "责任单位" in text[max(0, start - 30) : start]
 
 
-def _place_before(before: str, start: int, places: list[tuple[int, str, list[Place]]]) -> Place | None:
+def _place_before(
+    before: str, start: int, places: list[tuple[int, str, list[Place]]]
+) -> Place | None:
     """The place named right before an agency word ('上城区' + '发展改革…局')."""
     best = None
     for pos, name, cands in places:
@@ -563,7 +607,9 @@ _KIND_FORMS: list[tuple[str, tuple[str, ...]]] = []
 def _kind_forms() -> Iterable[tuple[str, tuple[str, ...]]]:
     if not _KIND_FORMS:
         for kind, shorts in AGENCY_KINDS.items():
-            forms = tuple(sorted({kind, *(s for s in shorts if len(s) >= 3)}, key=len, reverse=True))
+            forms = tuple(
+                sorted({kind, *(s for s in shorts if len(s) >= 3)}, key=len, reverse=True)
+            )
             _KIND_FORMS.append((kind, forms))
     return _KIND_FORMS
 

@@ -36,8 +36,13 @@ class Outcome:
     replaced: bool = False
 
 
-def ingest_file(path: Path, folder: Path, overrides: Overrides | None = None,
-                dry_run: bool = False, keep_source: bool = True) -> Outcome:
+def ingest_file(
+    path: Path,
+    folder: Path,
+    overrides: Overrides | None = None,
+    dry_run: bool = False,
+    keep_source: bool = True,
+) -> Outcome:
     """Ingest one raw report file into the knowledge folder (or only check it: dry_run)."""
     overrides = overrides or Overrides()
     try:
@@ -77,8 +82,12 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     path = folder / "sources" / MANIFEST
     if not path.exists():
         return {}
-    data = yaml.load(path.read_text(encoding="utf-8"),
-                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    data = (
+        yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+        or {}
+    )
     files = data.get("files", {}) if isinstance(data, dict) else {}
     return {str(k): dict(v or {}) for k, v in files.items()} if isinstance(files, dict) else {}
 
@@ -99,7 +108,9 @@ def _keep_source(path: Path, folder: Path, overrides: Overrides) -> None:
         else:
             manifest.pop(path.name, None)
         body = store.dump_yaml({"files": dict(sorted(manifest.items()))})
-        note = "# Metadata flags given when each raw file was ingested (used by `bot.py rebuild`).\n"
+        note = (
+            "# Metadata flags given when each raw file was ingested (used by `bot.py rebuild`).\n"
+        )
         store.atomic_write(sources / MANIFEST, note + body)
 
 

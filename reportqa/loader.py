@@ -36,7 +36,7 @@ def content_hash(folder: Path) -> str:
     h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
     for module in _INDEXING_CODE:  # a change to how text is indexed invalidates the cache too
         h.update(Path(module).read_bytes())
-    files = store.report_files(folder) + [folder / "facts.yaml"]
+    files = [*store.report_files(folder), folder / "facts.yaml"]
     for path in files:
         if path.exists():
             h.update(path.name.encode("utf-8") + b"\0")
@@ -71,8 +71,9 @@ def build(kb: KnowledgeBase, cache: Path | None = None) -> Engine:
             shutil.rmtree(tmp, ignore_errors=True)
             index.save(tmp)
             (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
-            (tmp / "kb.json").write_text(json.dumps(_kb_to_json(kb), ensure_ascii=False),
-                                         encoding="utf-8")
+            (tmp / "kb.json").write_text(
+                json.dumps(_kb_to_json(kb), ensure_ascii=False), encoding="utf-8"
+            )
             shutil.rmtree(cache, ignore_errors=True)
             tmp.rename(cache)
         except OSError as e:  # a read-only folder still answers, just without a cache
@@ -125,8 +126,14 @@ def _kb_to_json(kb: KnowledgeBase) -> dict[str, object]:
     return {
         "reports": [store.report_to_dict(r) for r in kb.reports],
         "facts": [
-            {"id": f.id, "question": f.question, "answer": f.answer, "report_id": f.report_id,
-             "alternatives": list(f.alternatives), "section": f.section}
+            {
+                "id": f.id,
+                "question": f.question,
+                "answer": f.answer,
+                "report_id": f.report_id,
+                "alternatives": list(f.alternatives),
+                "section": f.section,
+            }
             for f in kb.facts
         ],
     }
@@ -135,18 +142,29 @@ def _kb_to_json(kb: KnowledgeBase) -> dict[str, object]:
 def _kb_from_json(data: dict) -> KnowledgeBase:  # type: ignore[type-arg]
     reports = tuple(
         Report(
-            report_id=r["report_id"], title=r["title"], agency=r["agency"], year=r["year"],
-            doc_type=r["doc_type"], source_file=r["source_file"],
-            passages=tuple(Passage(p["id"], tuple(p["section"]), p["text"])
-                           for p in r["passages"]),
-            agency_short=tuple(r["agency_short"]), region=tuple(r["region"]),
-            published=r["published"], script=r["script"],
+            report_id=r["report_id"],
+            title=r["title"],
+            agency=r["agency"],
+            year=r["year"],
+            doc_type=r["doc_type"],
+            source_file=r["source_file"],
+            passages=tuple(Passage(p["id"], tuple(p["section"]), p["text"]) for p in r["passages"]),
+            agency_short=tuple(r["agency_short"]),
+            region=tuple(r["region"]),
+            published=r["published"],
+            script=r["script"],
         )
         for r in data["reports"]
     )
     facts = tuple(
-        Fact(id=f["id"], question=f["question"], answer=f["answer"], report_id=f["report_id"],
-             alternatives=tuple(f["alternatives"]), section=f["section"])
+        Fact(
+            id=f["id"],
+            question=f["question"],
+            answer=f["answer"],
+            report_id=f["report_id"],
+            alternatives=tuple(f["alternatives"]),
+            section=f["section"],
+        )
         for f in data["facts"]
     )
     return KnowledgeBase(reports, facts)

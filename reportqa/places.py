@@ -17,8 +17,22 @@ from pathlib import Path
 
 # Longest suffixes first: the stem of 广西壮族自治区 is 广西, of 上城区 上城.
 _SUFFIXES = (
-    "特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "自治县",
-    "地区", "林区", "新区", "省", "市", "区", "县", "盟", "旗",
+    "特别行政区",
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "地区",
+    "林区",
+    "新区",
+    "省",
+    "市",
+    "区",
+    "县",
+    "盟",
+    "旗",
 )
 # jieba part-of-speech flags that mark a word as a name; any other flag means ordinary word.
 _NAME_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
@@ -79,9 +93,7 @@ class Gazetteer:
             out.insert(0, p)
         return out
 
-    def find(
-        self, text: str, bounds: set[int] | None = None
-    ) -> list[tuple[int, str, list[Place]]]:
+    def find(self, text: str, bounds: set[int] | None = None) -> list[tuple[int, str, list[Place]]]:
         """Place mentions in `text` (already normalised): (offset, matched text, candidates).
 
         Greedy longest match from left to right, so 上城区 is never read as 城区 and 舟山市普陀区

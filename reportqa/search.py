@@ -41,23 +41,37 @@ CROSS_WEIGHT = 0.3  # bigrams that straddle two words
 INFO_SECTION = "文件信息"  # the passage of title, date, source and attachments
 INFO_PENALTY = 0.6  # it answers questions about the document (date, 文号), not its content
 FUZZ_WEIGHT = 0.35
-COVERAGE_MIN = 0.5  # share of the question's topic (idf-weighted) the passage must hold
+# Share of the question's topic (idf-weighted bigrams of its content words) the passage must
+# hold. Calibrated on the dev set: the lowest share among correctly found answers of the
+# direct/short/no_agency styles is 0.42; paraphrases go lower and rely on the other checks.
+COVERAGE_MIN = 0.4
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
 _QUOTE = re.compile(r"《[^》]*》")
 _CONTENT = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{2,}|\d")
-_ASKING = re.compile(r"多少|几|哪|什么|怎么|有没有|是否|是不是|吗|呢|啊|谁")
+_ASKING = re.compile(r"多少|几|哪|什么|怎么|有没有|是否|是不是|吗|呢|啊|谁|数量|数目")
 # Measure words: after 多少/几 they name the unit of the number asked for.
 _MEASURE = "个件条项家名人次篇场份处批张户辆台套所块元册期届轮天年月日周页位例起宗笔亿万倍"
 _NOT_COUNTS = str.maketrans("", "", "年月日周天")  # "how many" without a unit is not a date
 _NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千万零〇]+)"
 # A count: digits, or Chinese numerals other than a lone 一 (一件事, 一个环节 are words), not
 # an ordinal (第一个).
-_COUNT_NUM = r"(?<!第)(?:\d+(?:\.\d+)?|(?<![一二两三四五六七八九十百千万])(?:[二两三四五六七八九十百千万零〇]|[一二两三四五六七八九十百千万零〇]{2,}))"
+_CN_DIGITS = "一二两三四五六七八九十百千万零〇"
+_COUNT_NUM = (
+    rf"(?<!第)(?:\d+(?:\.\d+)?|(?<![{_CN_DIGITS}])(?:[{_CN_DIGITS[1:]}]|[{_CN_DIGITS}]{{2,}}))"
+)
 _SENT_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
-_UNIT_ALIASES = {"天": "天日", "日": "天日", "人": "人名", "名": "名人", "次": "次场", "场": "场次",
-                 "元": "元", "钱": "元"}
+_UNIT_ALIASES = {
+    "天": "天日",
+    "日": "天日",
+    "人": "人名",
+    "名": "名人",
+    "次": "次场",
+    "场": "场次",
+    "元": "元",
+    "钱": "元",
+}
 
 
 @dataclass(frozen=True)
@@ -85,9 +99,16 @@ def value_kind(q: str) -> ValueKind | None:
     m = re.search(rf"(?<!哪)(?:多少|几)\s*个?([{_MEASURE}])", q)
     if m and m.group(1) not in "个":
         units = _UNIT_ALIASES.get(m.group(1), m.group(1))
-        return ValueKind("count", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{units}]"))
+        return ValueKind(
+            "count", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{units}]")
+        )
     if re.search(r"(?<!哪)(?:多少|几)|数量|数目|人数|件数|次数|规模", q):
-        return ValueKind("number", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{_MEASURE.translate(_NOT_COUNTS)}%]"))
+        return ValueKind(
+            "number",
+            re.compile(
+                rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*(?:[{_MEASURE.translate(_NOT_COUNTS)}](?!工作日|月|小时|星期|季度)|%)"
+            ),
+        )
     return None
 
 
@@ -129,8 +150,9 @@ class Engine:
         ]
         self.passage_report = np.array([ri for ri, _ in self.entries], dtype=np.int32)
         self.reports = [
-            _ReportInfo(r, gaz.resolve(r.region), agency_kind(normalize(r.agency)),
-                        normalize(r.agency))
+            _ReportInfo(
+                r, gaz.resolve(r.region), agency_kind(normalize(r.agency)), normalize(r.agency)
+            )
             for r in kb.reports
         ]
         self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
@@ -140,9 +162,7 @@ class Engine:
 
     # ------------------------------------------------------------------ public
 
-    def ask(
-        self, question: str, top: int = 3, report_ids: frozenset[str] | None = None
-    ) -> Answer:
+    def ask(self, question: str, top: int = 3, report_ids: frozenset[str] | None = None) -> Answer:
         """Answer one question with up to `top` hits, best first."""
         query = self.analyse(question)
         if not query.term_weights and not query.topic:
@@ -181,10 +201,11 @@ class Engine:
         hits = hits[: max(top, 1)]
         if fact_hit is not None:
             return Answer(question, True, tuple(hits), 1.0)
-        top_score, top_i, top_norm, year_ok = ranked[0]
+        _, top_i, top_norm, year_ok = ranked[0]
         answered, conf, reason = self.confidence(query, top_i, top_norm, year_ok, hits[0])
-        return Answer(question, answered, tuple(hits), conf, reason,
-                      () if answered else self.coverage)
+        return Answer(
+            question, answered, tuple(hits), conf, reason, () if answered else self.coverage
+        )
 
     @cached_property
     def coverage(self) -> tuple[str, ...]:
@@ -209,7 +230,9 @@ class Engine:
         found_places = self.gaz.find(outside_quotes, bounds)
         places = [cands for _, _, cands in found_places]
         agencies = find_agencies(outside_quotes, self.known_kinds, bounds)
-        year_spans = [(m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)]
+        year_spans = [
+            (m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)
+        ]
         entity = np.zeros(len(norm) + 1, dtype=bool)  # characters naming a place/agency/year
         for pos, name, _ in found_places:
             entity[pos : pos + len(name)] = True
@@ -235,8 +258,16 @@ class Engine:
         # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
         for gram in bigrams(norm):
             self._add_term(weights, gram, CROSS_WEIGHT)
-        return Query(question, norm, weights, topic, places, agencies,
-                     [y for _, _, y in year_spans], value_kind(norm))
+        return Query(
+            question,
+            norm,
+            weights,
+            topic,
+            places,
+            agencies,
+            [y for _, _, y in year_spans],
+            value_kind(norm),
+        )
 
     def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
         tid = self.index.vocab.get(term)
@@ -338,7 +369,11 @@ class Engine:
         """Whether to answer, with a confidence in [0, 1] and the reason when not."""
         ri, _ = self.entries[i]
         info = self.reports[ri]
-        if q.places and q.report_factors[ri] <= MISMATCH and self._agency_factor(q, info) > MISMATCH:
+        if (
+            q.places
+            and q.report_factors[ri] <= MISMATCH
+            and self._agency_factor(q, info) > MISMATCH
+        ):
             return False, 0.1, "知识库中没有问题所问地区的报告"
         if q.agencies and self._agency_factor(q, info) <= MISMATCH:
             names = "、".join(m.text for m in q.agencies)
@@ -400,8 +435,9 @@ def combine(bm25: float, fuzzy: float, year_ok: bool) -> float:
     return (bm25 + FUZZ_WEIGHT * fuzzy) * (1.0 if year_ok else YEAR_MISMATCH)
 
 
-def build_engine(kb: KnowledgeBase, tokenizer: Tokenizer, gaz: Gazetteer,
-                 index: Index | None = None) -> Engine:
+def build_engine(
+    kb: KnowledgeBase, tokenizer: Tokenizer, gaz: Gazetteer, index: Index | None = None
+) -> Engine:
     """An engine over `kb`, building the index unless a saved one is given."""
     if index is None:
         index = Index.build(index_texts(kb), tokenizer.terms)

@@ -30,13 +30,27 @@ except AttributeError:  # pragma: no cover
     _Dumper = yaml.SafeDumper
 
 REPORT_KEYS = {
-    "report_id": True, "title": True, "agency": True, "year": True, "doc_type": True,
-    "source_file": True, "passages": True, "agency_short": False, "region": False,
-    "published": False, "script": False,
+    "report_id": True,
+    "title": True,
+    "agency": True,
+    "year": True,
+    "doc_type": True,
+    "source_file": True,
+    "passages": True,
+    "agency_short": False,
+    "region": False,
+    "published": False,
+    "script": False,
 }
 PASSAGE_KEYS = {"id": True, "section": False, "text": True}
-FACT_KEYS = {"id": True, "question": True, "answer": True, "report_id": True,
-             "alternatives": False, "section": False}
+FACT_KEYS = {
+    "id": True,
+    "question": True,
+    "answer": True,
+    "report_id": True,
+    "alternatives": False,
+    "section": False,
+}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -106,8 +120,9 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _mapping(node: yaml.Node, path: str, what: str, problems: list[Problem],
-             keys: dict[str, bool]) -> dict[str, yaml.Node] | None:
+def _mapping(
+    node: yaml.Node, path: str, what: str, problems: list[Problem], keys: dict[str, bool]
+) -> dict[str, yaml.Node] | None:
     if not isinstance(node, yaml.MappingNode):
         problems.append(Problem(path, _line(node), f"{what} must be a mapping"))
         return None
@@ -126,8 +141,9 @@ def _mapping(node: yaml.Node, path: str, what: str, problems: list[Problem],
     return out
 
 
-def _str(node: yaml.Node | None, path: str, what: str, problems: list[Problem],
-         allow_empty: bool = False) -> str:
+def _str(
+    node: yaml.Node | None, path: str, what: str, problems: list[Problem], allow_empty: bool = False
+) -> str:
     if node is None:
         return ""
     if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":null", ":map", ":seq")):
@@ -141,7 +157,9 @@ def _str(node: yaml.Node | None, path: str, what: str, problems: list[Problem],
     return value
 
 
-def _str_list(node: yaml.Node | None, path: str, what: str, problems: list[Problem]) -> tuple[str, ...]:
+def _str_list(
+    node: yaml.Node | None, path: str, what: str, problems: list[Problem]
+) -> tuple[str, ...]:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
         return ()
     if not isinstance(node, yaml.SequenceNode):
@@ -210,8 +228,11 @@ def _passages(node: yaml.Node | None, path: str, problems: list[Problem]) -> tup
             continue
         pid = _str(m.get("id"), path, "passage id", problems)
         if pid in seen:
-            problems.append(Problem(path, _line(item), f"duplicate passage id {pid!r} "
-                                    f"(first at line {seen[pid]})"))
+            problems.append(
+                Problem(
+                    path, _line(item), f"duplicate passage id {pid!r} (first at line {seen[pid]})"
+                )
+            )
         seen.setdefault(pid, _line(item))
         text = _str(m.get("text"), path, "passage text", problems)
         section = _str_list(m.get("section"), path, "section", problems)
@@ -242,14 +263,16 @@ def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ..
         if fid in seen:
             problems.append(Problem(path, _line(item), f"duplicate fact id {fid!r}"))
         seen.add(fid)
-        out.append(Fact(
-            id=fid,
-            question=_str(f.get("question"), path, "question", problems),
-            answer=_str(f.get("answer"), path, "answer", problems),
-            report_id=_str(f.get("report_id"), path, "report_id", problems),
-            alternatives=_str_list(f.get("alternatives"), path, "alternatives", problems),
-            section=_str(f.get("section"), path, "section", problems, allow_empty=True),
-        ))
+        out.append(
+            Fact(
+                id=fid,
+                question=_str(f.get("question"), path, "question", problems),
+                answer=_str(f.get("answer"), path, "answer", problems),
+                report_id=_str(f.get("report_id"), path, "report_id", problems),
+                alternatives=_str_list(f.get("alternatives"), path, "alternatives", problems),
+                section=_str(f.get("section"), path, "section", problems, allow_empty=True),
+            )
+        )
     return tuple(out)
 
 
@@ -267,15 +290,21 @@ def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
         if report is None:
             continue
         if report.report_id in ids:
-            problems.append(Problem(str(path), 1, f"duplicate report_id {report.report_id!r} "
-                                    f"(also in {ids[report.report_id]})"))
+            problems.append(
+                Problem(
+                    str(path),
+                    1,
+                    f"duplicate report_id {report.report_id!r} (also in {ids[report.report_id]})",
+                )
+            )
             continue
         if path.stem != report.report_id:
             problems.append(Problem(str(path), 1, f"file name must be {report.report_id}.yaml"))
         for p in report.passages:
             if p.id in passage_ids:
-                problems.append(Problem(str(path), 1, f"passage id {p.id!r} also in "
-                                        f"{passage_ids[p.id]}"))
+                problems.append(
+                    Problem(str(path), 1, f"passage id {p.id!r} also in {passage_ids[p.id]}")
+                )
             passage_ids[p.id] = str(path)
         ids[report.report_id] = str(path)
         reports.append(report)
@@ -287,8 +316,13 @@ def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
             facts = parse_facts(text, str(facts_path), problems)
             for fact in facts:
                 if fact.report_id not in ids:
-                    problems.append(Problem(str(facts_path), 1, f"fact {fact.id!r} names unknown "
-                                            f"report {fact.report_id!r}"))
+                    problems.append(
+                        Problem(
+                            str(facts_path),
+                            1,
+                            f"fact {fact.id!r} names unknown report {fact.report_id!r}",
+                        )
+                    )
     if problems:
         return None, problems
     return KnowledgeBase(tuple(reports), facts), []
@@ -338,8 +372,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 def dump_yaml(data: Any) -> str:
     """Deterministic YAML: same data, same bytes."""
-    return yaml.dump(data, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False,
-                     width=100, default_flow_style=False)
+    return yaml.dump(
+        data,
+        Dumper=_BlockDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        width=100,
+        default_flow_style=False,
+    )
 
 
 def dump_report(report: Report) -> str:
