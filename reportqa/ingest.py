@@ -250,7 +250,9 @@ def _split_front_matter(lines: list[str]) -> tuple[list[str], list[str]]:
         if not line:
             i += 1
             continue
-        if _heading_level(line) or len(line) > TITLE_MAX or line[-1] in "。；;！？":
+        if _heading_level(line) or len(line) > TITLE_MAX or line[-1] in "。；;！？：:":
+            break
+        if "。" in line:
             break
         if len(head) >= 4:
             break
@@ -393,6 +395,8 @@ def _passages(report_id: str, paras: list[_Para]) -> list[Passage]:
 
 
 def _split_long(text: str) -> list[str]:
+    """A long paragraph is cut between its enumeration items (一是…二是…), then at sentence
+    ends; a short one stays whole, since its items depend on each other's context."""
     if len(text) <= MAX_PASSAGE:
         return [text]
     sentences = [s for s in _SENTENCE_END.split(text) if s]
@@ -568,18 +572,25 @@ def _ends_with_suffix(kind: str, suffix: str) -> bool:
 
 
 def _mentions(text: str, gaz: Gazetteer, weight: float) -> list[_Candidate]:
-    """Agency names in text: an optional place, an optional level word, a kind of agency."""
-    out: list[_Candidate] = []
-    places = gaz.find(text)
+    """Agency names in text: an optional place, an optional level word, a kind of agency.
+    Longest names win: 发展改革和经济信息化局 is not also an 经济信息化局."""
+    found: list[tuple[int, int, str, str]] = []
     for kind, forms in _kind_forms():
         for form in forms:
             start = text.find(form)
             while start != -1:
-                before = text[max(0, start - 12) : start]
-                place = _place_before(before, start, places)
-                if not _is_object_mention(text, start):
-                    out.append(_Candidate(form, kind, place, weight))
+                found.append((start, start + len(form), kind, form))
                 start = text.find(form, start + len(form))
+    found.sort(key=lambda f: (f[0] - f[1], f[0]))
+    taken: list[tuple[int, int]] = []
+    places = gaz.find(text)
+    out: list[_Candidate] = []
+    for start, end, kind, form in found:
+        if any(a < end and start < b for a, b in taken):
+            continue
+        taken.append((start, end))
+        if not _is_object_mention(text, start):
+            out.append(_Candidate(form, kind, _place_before(start, places), weight))
     return out
 
 
@@ -588,9 +599,7 @@ def _is_object_mention(text: str, start: int) -> bool:
     return "责任单位" in text[max(0, start - 30) : start]
 
 
-def _place_before(
-    before: str, start: int, places: list[tuple[int, str, list[Place]]]
-) -> Place | None:
+def _place_before(start: int, places: list[tuple[int, str, list[Place]]]) -> Place | None:
     """The place named right before an agency word ('上城区' + '发展改革…局')."""
     best = None
     for pos, name, cands in places:
