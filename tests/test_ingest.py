@@ -155,7 +155,7 @@ MESSY_PAGE = """当前位置:首页 > 政务公开 > 年度总结
 
 
 def test_messy_traditional_web_page() -> None:
-    r = ingest_text(MESSY_PAGE, "nb.txt").report
+    r = ingest_text(MESSY_PAGE, "Ningbo CZJ 2021.txt").report
     assert r.agency == "宁波市财政局"
     assert r.year == 2021
     assert r.doc_type == "工作总结"
@@ -167,7 +167,7 @@ def test_messy_traditional_web_page() -> None:
     sections = {p.section for p in r.passages}
     assert ("一、主要工作", "（一）加強學法用法") in {s[:2] for s in sections}
     assert any(s[-1].startswith("二是强化培训") for s in sections if s)  # 一是/二是 items
-    assert r.report_id == "nb"
+    assert r.report_id == "ningbo-czj-2021"
 
 
 def test_passage_ids_stable_when_another_passage_changes() -> None:
