@@ -90,7 +90,7 @@ def value_kind(q: str) -> ValueKind | None:
         return ValueKind("docno", re.compile(r"〔\d{4}〕|\[\d{4}\]|\d+号"))
     if re.search(r"哪天|哪一天|什么时候|何时|哪个月|几月|哪年|哪一年|日期|什么时间", q):
         return ValueKind("date", re.compile(r"\d{4}\s*[年\-/.]|\d{1,2}\s*月|年底|年初|年内|月底"))
-    if re.search(r"比例|占比|百分|率.{0,6}(?:多少|几|目标)|(?:多少|几).{0,3}率", q):
+    if re.search(r"比例|占比|百分|率[^，,。？?]{0,8}(?:多少|几成)", q):
         return ValueKind("percent", re.compile(rf"{_NUM}\s*%|百分之"))
     if re.search(r"多久|多长时间|(?:多少|几)个?(?:天|工作日)", q):
         return ValueKind("duration", re.compile(rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)"))
@@ -165,6 +165,16 @@ class Engine:
     def ask(self, question: str, top: int = 3, report_ids: frozenset[str] | None = None) -> Answer:
         """Answer one question with up to `top` hits, best first."""
         query = self.analyse(question)
+        answer = self._search(question, query, top, report_ids)
+        fact_hit = self._fact(query, report_ids)
+        if fact_hit is not None:  # a curated fact outranks every passage
+            hits = (fact_hit, *(h for h in answer.hits if h.passage.id != fact_hit.passage.id))
+            return Answer(question, True, hits[: max(top, 1)], 1.0)
+        return answer
+
+    def _search(
+        self, question: str, query: Query, top: int, report_ids: frozenset[str] | None
+    ) -> Answer:
         if not query.term_weights and not query.topic:
             return Answer(question, False, (), 0.0, "问题里没有可以检索的内容", self.coverage)
         mult = self._report_factors(query, report_ids)
@@ -191,16 +201,11 @@ class Engine:
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
         hits: list[Hit] = []
-        fact_hit = self._fact(query, report_ids)
-        if fact_hit is not None:
-            hits.append(fact_hit)
         for score, i, _, _ in ranked[: max(top, 1) + 1]:
             ri, passage = self.entries[i]
             sentence = self.best_sentence(query, passage)
             hits.append(Hit(self.kb.reports[ri], passage, sentence, score))
         hits = hits[: max(top, 1)]
-        if fact_hit is not None:
-            return Answer(question, True, tuple(hits), 1.0)
         _, top_i, top_norm, year_ok = ranked[0]
         answered, conf, reason = self.confidence(query, top_i, top_norm, year_ok, hits[0])
         return Answer(

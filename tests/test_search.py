@@ -1,0 +1,205 @@
+"""The engine on a tiny literal knowledge base: exact expected results."""
+
+from __future__ import annotations
+
+import pytest
+
+from reportqa.index import Index
+from reportqa.loader import build
+from reportqa.models import Fact, KnowledgeBase, Passage, Report
+from reportqa.search import Engine, value_kind
+
+
+def report(
+    rid: str,
+    agency: str,
+    region: tuple[str, ...],
+    year: int,
+    texts: list[str],
+    shorts: tuple[str, ...] = (),
+) -> Report:
+    passages = tuple(Passage(f"{rid}-{i}", ("一、主要工作",), t) for i, t in enumerate(texts))
+    return Report(
+        rid,
+        f"{year}年法治政府建设工作总结",
+        agency,
+        year,
+        "工作总结",
+        f"{rid}.txt",
+        passages,
+        shorts,
+        region,
+    )
+
+
+KB = KnowledgeBase(
+    (
+        report(
+            "kj",
+            "舟山市科学技术局",
+            ("浙江省", "舟山市"),
+            2020,
+            [
+                "全年开展领导班子集体学习法律法规8次，不断提升法治意识。",
+                "2020年，我局在市政府信息公开网站公开信息数320条。",
+                "积极做好浙里办APP宣传推广，今年已推广数为2501个，完成率为252.63%。",
+            ],
+        ),
+        report(
+            "jx",
+            "舟山市经济和信息化局",
+            ("浙江省", "舟山市"),
+            2020,
+            [
+                "今年由主要负责人牵头带领班子成员开展 6 次法律法规学习。",
+                "全市金融机构已累计为企业减息 4.88 亿元，全市企业发行债务融资工具 37 亿元。",
+                "通过部门网站、微信公众号等推送给全市民营企业，累计推送万条。",
+            ],
+        ),
+        report(
+            "sc",
+            "杭州市上城区发展改革和经济信息化局",
+            ("浙江省", "杭州市", "上城区"),
+            2023,
+            [
+                "完成信用杭州信用修复审核办件3162件，是2022年全年办件量的7.5倍。",
+                "组织开展各类信用宣传活动47次。",
+            ],
+        ),
+        report(
+            "sh",
+            "上海市经济和信息化委员会",
+            ("上海市",),
+            2020,
+            [
+                "办理信访件1704件，其中初次信访772件，重复信访932件。",
+                "组织开展各类信用宣传活动12次，覆盖企业3000家。",
+            ],
+        ),
+        report(
+            "pt",
+            "舟山市普陀区人民政府办公室",
+            ("浙江省", "舟山市", "普陀区"),
+            2020,
+            [
+                "力爭政務服務辦件網上受理率達到90%以上。",
+                "深入實施堅持發展“楓橋經驗”實現矛盾不上交三年行動計劃。",
+            ],
+        ),
+    ),
+    (Fact("f1", "舟山科技局的联系电话是多少", "0580-1234567", "kj", ("舟山科技局电话",)),),
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return build(KB)
+
+
+def top(engine: Engine, q: str) -> tuple[str, str, bool]:
+    a = engine.ask(q)
+    assert a.hits, q
+    return a.hits[0].report.report_id, a.hits[0].sentence, a.answered
+
+
+def test_agency_named_decides_the_report(engine: Engine) -> None:
+    rid, sentence, ok = top(engine, "舟山科技局领导班子学习法律法规几次？")
+    assert (rid, ok) == ("kj", True) and "8次" in sentence
+    rid, sentence, ok = top(engine, "舟山经信局领导班子学习法律法规几次？")
+    assert (rid, ok) == ("jx", True) and "6 次" in sentence
+
+
+def test_shangcheng_is_not_shanghai(engine: Engine) -> None:
+    assert top(engine, "上城发改局信用宣传活动开展了多少次")[0] == "sc"
+    assert top(engine, "上海经信委信用宣传活动开展了多少次")[0] == "sh"
+
+
+def test_traditional_question_finds_simplified_text_and_back(engine: Engine) -> None:
+    rid, sentence, ok = top(engine, "上海市經信委辦理信訪件多少件？")
+    assert (rid, ok) == ("sh", True) and "1704件" in sentence
+    rid, sentence, ok = top(engine, "普陀区政务服务办件网上受理率目标是多少")
+    assert (rid, ok) == ("pt", True) and "網上受理率" in sentence  # original script shown
+
+
+def test_typos_and_homophones(engine: Engine) -> None:
+    rid, _, ok = top(engine, "舟山经信局开展了几次法率法规学习")
+    assert (rid, ok) == ("jx", True)
+    rid, _, _ = top(engine, "舟山科技局浙里办推广完城率")
+    assert rid == "kj"
+
+
+def test_numbers_are_whole_tokens_with_or_without_spaces(engine: Engine) -> None:
+    a = engine.ask("减息4.88亿元")
+    b = engine.ask("减息 4.88 亿元")
+    assert a.hits[0].passage.id == b.hits[0].passage.id == "jx-1"
+
+
+def test_sentence_holding_the_value_is_picked(engine: Engine) -> None:
+    _, sentence, ok = top(engine, "舟山全市企业发行了多少亿元债务融资工具")
+    assert ok and "37 亿元" in sentence
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "宁波市经信局2020年开展了几次法律法规学习？",  # a city the knowledge base does not hold
+        "舟山市公安局2020年的执法证持证率是多少？",  # an agency it does not hold
+        "上城区发改局2019年信用修复办件多少件？",  # a year it does not hold
+        "舟山市科技局2020年罚款多少钱？",  # a value the passage does not hold
+        "舟山科技局食堂的菜单有哪些菜",  # a topic no passage covers
+    ],
+)
+def test_honest_no_answer(engine: Engine, question: str) -> None:
+    a = engine.ask(question)
+    assert a.answered is False
+    assert a.reason
+    assert any("舟山市科学技术局" in c for c in a.coverage)  # says what it does cover
+
+
+def test_results_listed_even_without_answer(engine: Engine) -> None:
+    a = engine.ask("宁波市经信局2020年开展了几次法律法规学习？")
+    assert not a.answered and a.hits
+
+
+def test_fact_outranks_passages(engine: Engine) -> None:
+    a = engine.ask("舟山科技局的联系电话是多少？")
+    assert a.answered and a.hits[0].fact is not None
+    assert a.hits[0].sentence == "0580-1234567"
+    assert a.hits[0].report.report_id == "kj"
+
+
+def test_restriction_to_one_report(engine: Engine) -> None:
+    a = engine.ask("信用宣传活动开展了多少次", report_ids=frozenset({"sh"}))
+    assert {h.report.report_id for h in a.hits} == {"sh"}
+
+
+@pytest.mark.parametrize("question", ["", "   ", "？？？", "😀😀", "a" * 10000])
+def test_degenerate_questions_do_not_crash(engine: Engine, question: str) -> None:
+    a = engine.ask(question)
+    assert isinstance(a.answered, bool)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("罚款多少钱", "money"),
+        ("文号是多少", "docno"),
+        ("是哪天发布的", "date"),
+        ("完成率是多少", "percent"),
+        ("最多几天能办完", "duration"),
+        ("开展了几次", "count"),
+        ("第几批", "ordinal"),
+        ("看的人有多少啊", "number"),
+        ("哪几个领域", None),
+    ],
+)
+def test_value_kind(question: str, kind: str | None) -> None:
+    found = value_kind(question)
+    assert (found.name if found else None) == kind
+
+
+def test_index_with_a_trivial_tokenizer() -> None:
+    idx = Index.build(["a b c", "a a d", "e"], str.split)
+    scores = idx.score({idx.vocab["a"]: 1.0})
+    assert scores[1] > scores[0] > 0 and scores[2] == 0
+    assert idx.df(idx.vocab["a"]) == 2
