@@ -60,10 +60,10 @@ class Index:
         for doc, text in enumerate(texts):
             terms = terms_of(text)
             lengths[doc] = len(terms)
-            for term, tf in Counter(terms).items():
+            for term, count in Counter(terms).items():
                 term_ids.append(vocab.setdefault(term, len(vocab)))
                 doc_ids.append(doc)
-                tfs.append(tf)
+                tfs.append(count)
         n = len(texts)
         avg_len = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
         tid = np.frombuffer(term_ids, dtype=np.int32)
@@ -94,7 +94,7 @@ class Index:
             vals = np.concatenate([self.weights[a:b] for a, b, _ in spans])
         else:
             vals = np.concatenate([self.weights[a:b] * w for a, b, w in spans])
-        return np.bincount(idx, weights=vals, minlength=self.n_docs)
+        return np.bincount(idx, weights=vals, minlength=self.n_docs).astype(np.float64)
 
     def df(self, tid: int) -> int:
         return int(self.ptr[tid + 1] - self.ptr[tid])

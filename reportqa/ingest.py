@@ -542,7 +542,7 @@ def _detect_agency(
     simple = normalize(text)
     self_refs = Counter(_SELF.findall(simple))
     suffix = self_refs.most_common(1)[0][0] if self_refs else None
-    scores: Counter[tuple[str, str | None]] = Counter()
+    scores: dict[tuple[str, str | None], float] = {}
     places: dict[tuple[str, str | None], Place | None] = {}
     sources = [(normalize(title), 5.0), *((normalize(e), 4.0) for e in edges), (simple, 1.0)]
     for chunk, weight in sources:
@@ -550,19 +550,17 @@ def _detect_agency(
             if suffix and not _ends_with_suffix(c.kind, suffix):
                 continue
             key = (c.kind, c.place.code if c.place else None)
-            scores[key] += c.weight
+            scores[key] = scores.get(key, 0.0) + c.weight
             places[key] = c.place
     if not scores:
         return None, main_place
     # Mentions without a place borrow the report's main place; merge them with placed ones.
-    merged: Counter[str] = Counter()
-    best_place: dict[str, Place | None] = {}
-    for (kind, code), score in scores.items():
-        merged[kind] += score
-        if code is not None:
-            best_place.setdefault(kind, places[(kind, code)])
-    kind = merged.most_common(1)[0][0]
-    place = best_place.get(kind) or main_place
+    merged: dict[str, float] = {}
+    for (kind, _), score in scores.items():
+        merged[kind] = merged.get(kind, 0.0) + score
+    kind = max(merged, key=lambda k: merged[k])
+    placed = [(score, key) for key, score in scores.items() if key[0] == kind and key[1]]
+    place = places[max(placed)[1]] if placed else main_place
     return canonical_name(kind, place, gaz), place
 
 
