@@ -49,6 +49,10 @@ FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the questio
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
 _QUOTE = re.compile(r"《[^》]*》")
+# A plan (工作要点, 计划, 方案) states targets; a question about what was actually achieved
+# cannot be answered from it.
+PLAN_TYPES = ("要点", "计划", "方案")
+_OUTCOME = re.compile(r"实际|最终|最后.{0,3}(?:达到|完成|实现)|(?:达到|完成|实现)了(?!吗)")
 _CONTENT = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{2,}|\d")
 _ASKING = re.compile(r"多少|几|哪|什么|怎么|有没有|是否|是不是|吗|呢|啊|谁|数量|数目")
 # Measure words: after 多少/几 they name the unit of the number asked for.
@@ -386,6 +390,8 @@ class Engine:
         if not year_ok:
             years = "、".join(str(y) for y in q.years)
             return False, 0.2, f"知识库中没有{years}年的相关内容"
+        if info.report.doc_type.endswith(PLAN_TYPES) and _OUTCOME.search(q.norm):
+            return False, 0.2, "这份报告是工作计划，只写了目标，没有写实际完成情况"
         covered = self.coverage_of(q, norm)
         value_ok = q.value is None or bool(q.value.pattern.search(normalize(hit.sentence)))
         conf = covered * (1.0 if value_ok else 0.5)
