@@ -17,14 +17,15 @@ def report(
     year: int,
     texts: list[str],
     shorts: tuple[str, ...] = (),
+    doc_type: str = "工作总结",
 ) -> Report:
     passages = tuple(Passage(f"{rid}-{i}", ("一、主要工作",), t) for i, t in enumerate(texts))
     return Report(
         rid,
-        f"{year}年法治政府建设工作总结",
+        f"{year}年法治政府建设{doc_type}",
         agency,
         year,
-        "工作总结",
+        doc_type,
         f"{rid}.txt",
         passages,
         shorts,
@@ -85,6 +86,7 @@ KB = KnowledgeBase(
                 "力爭政務服務辦件網上受理率達到90%以上。",
                 "深入實施堅持發展“楓橋經驗”實現矛盾不上交三年行動計劃。",
             ],
+            doc_type="工作要点",
         ),
     ),
     (Fact("f1", "舟山科技局的联系电话是多少", "0580-1234567", "kj", ("舟山科技局电话",)),),
@@ -203,3 +205,9 @@ def test_index_with_a_trivial_tokenizer() -> None:
     scores = idx.score({idx.vocab["a"]: 1.0})
     assert scores[1] > scores[0] > 0 and scores[2] == 0
     assert idx.df(idx.vocab["a"]) == 2
+
+
+def test_a_plan_states_targets_not_outcomes(engine: Engine) -> None:
+    assert engine.ask("普陀区政务服务办件网上受理率的目标是多少").answered
+    a = engine.ask("普陀区政务服务办件网上受理率最后实际达到了多少")
+    assert not a.answered and "计划" in a.reason
