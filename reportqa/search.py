@@ -197,11 +197,9 @@ class Engine:
             norm = normalize(" ".join(passage.section) + " " + passage.text)
             year_ok = self._year_ok(query, info.report, norm)
             fuzzy = fuzz.partial_ratio(query.norm, norm) / 100.0 if query.norm else 0.0
-            score = combine(float(scores[i]) / best, fuzzy, year_ok)
-            if passage.section[:1] == (INFO_SECTION,) and not (
-                query.value and query.value.name in ("date", "docno")
-            ):
-                score *= INFO_PENALTY
+            about_document = bool(query.value and query.value.name in ("date", "docno"))
+            info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
+            score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only)
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
         hits: list[Hit] = []
@@ -439,11 +437,14 @@ class Engine:
         return Hit(report, passage, fact.answer, score / 100.0 + 1.0, fact)
 
 
-def combine(bm25: float, fuzzy: float, year_ok: bool) -> float:
-    """The one place where scores meet: BM25 relative to the best candidate (0-1), plus the
-    rapidfuzz partial ratio of question and passage (0-1) weighted by FUZZ_WEIGHT, times a
-    penalty when the passage's report and text are of another year than the question's."""
-    return (bm25 + FUZZ_WEIGHT * fuzzy) * (1.0 if year_ok else YEAR_MISMATCH)
+def combine(bm25: float, fuzzy: float, year_ok: bool, info_only: bool = False) -> float:
+    """The one place where scores meet: BM25 relative to the best candidate (0-1; the place
+    and agency checks have already weighted it), plus the rapidfuzz partial ratio of question
+    and passage (0-1) weighted by FUZZ_WEIGHT; times YEAR_MISMATCH when neither the report nor
+    the passage is of the year asked about, and times INFO_PENALTY for the document-info
+    passage (title, date) when the question is not about the document itself."""
+    score = (bm25 + FUZZ_WEIGHT * fuzzy) * (1.0 if year_ok else YEAR_MISMATCH)
+    return score * (INFO_PENALTY if info_only else 1.0)
 
 
 def build_engine(
