@@ -1,13 +1,27 @@
-"""Answer -> text for people: the same wording for the console and (later) Telegram.
+"""Answer -> text for people: one wording for the console and Telegram.
 
-No Telegram import here: rendering is plain string work on the engine's dataclasses.
+An answer is first laid out as plain data (`Layout`: the answering sentence, the passage
+around it, the source line, or the no-answer lines), then written out as plain text for the
+console or as Telegram HTML, where every piece of report text is escaped and numbers in the
+answering sentence are bold. `split_html` cuts long HTML below Telegram's 4096-character limit
+at paragraph or sentence ends, never inside a tag. No Telegram import here.
 """
 
 from __future__ import annotations
 
+import html
+import re
+from dataclasses import dataclass
+
 from reportqa.models import Answer, Hit
 
 PASSAGE_MAX = 600  # characters of passage shown around the answer sentence
+TELEGRAM_LIMIT = 4096
+NO_REASON = "没有足够相关的内容"
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*\s*(?:%|余|多)?\s*(?:[万亿]?(?:元|人次|个|件|条|项|家|名|人|次|篇|场|份|处|批|册|天|"
+    r"个工作日|工作日|户|期)?)"
+)
 
 
 def source_line(hit: Hit) -> str:
@@ -33,22 +47,142 @@ def trim_passage(passage: str, sentence: str, limit: int = PASSAGE_MAX) -> str:
     return ("…" if start > 0 else "") + text + ("…" if start + limit < len(passage) else "")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What an answer says, before it is written as plain text or HTML."""
+
+    answered: bool
+    sentence: str = ""
+    passage: str = ""  # empty when it would only repeat the sentence
+    source: str = ""
+    no_answer: str = ""
+    covers: tuple[str, ...] = ()
+    nearest: str = ""  # the closest sentence when there is no answer (for reference only)
+    nearest_source: str = ""
+
+
+def layout(answer: Answer, index: int = 0) -> Layout:
+    """The layout of result `index` of an answer (0: the answer itself)."""
+    if not answer.answered:
+        hit = answer.hits[0] if answer.hits else None
+        return Layout(
+            answered=False,
+            no_answer=f"抱歉，现有报告中没有找到这个问题的答案（{answer.reason or NO_REASON}）。",
+            covers=answer.coverage,
+            nearest=hit.sentence if hit else "",
+            nearest_source=source_line(hit) if hit else "",
+        )
+    hit = answer.hits[index]
+    passage = ""
+    if hit.fact is None and hit.passage.text.strip() != hit.sentence.strip():
+        passage = trim_passage(hit.passage.text, hit.sentence)
+    return Layout(True, hit.sentence, passage, source_line(hit))
+
+
 def plain(answer: Answer) -> str:
     """A readable answer: the sentence, the passage, the source; or an honest no-answer."""
-    if not answer.answered:
-        lines = [
-            f"抱歉，现有报告中没有找到这个问题的答案（{answer.reason or '没有足够相关的内容'}）。"
-        ]
-        if answer.coverage:
+    return plain_layout(layout(answer))
+
+
+def plain_layout(lay: Layout) -> str:
+    if not lay.answered:
+        lines = [lay.no_answer]
+        if lay.covers:
             lines.append("知识库目前收录：")
-            lines.extend(f"  · {c}" for c in answer.coverage)
-        if answer.hits:
-            lines.append(f"最接近的内容（仅供参考）：{answer.hits[0].sentence}")
-            lines.append(f"  —— {source_line(answer.hits[0])}")
+            lines.extend(f"  · {c}" for c in lay.covers)
+        if lay.nearest:
+            lines.append(f"最接近的内容（仅供参考）：{lay.nearest}")
+            lines.append(f"  —— {lay.nearest_source}")
         return "\n".join(lines)
-    hit = answer.hits[0]
-    lines = [f"答：{hit.sentence}", ""]
-    if hit.fact is None and hit.passage.text.strip() != hit.sentence.strip():
-        lines += [trim_passage(hit.passage.text, hit.sentence), ""]
-    lines.append(f"来源：{source_line(hit)}")
+    lines = [f"答：{lay.sentence}", ""]
+    if lay.passage:
+        lines += [lay.passage, ""]
+    lines.append(f"来源：{lay.source}")
     return "\n".join(lines)
+
+
+def bold_numbers(text: str) -> str:
+    """Escape `text` for Telegram HTML and put its numbers (with their units) in bold."""
+    out: list[str] = []
+    last = 0
+    for m in _NUMBER.finditer(text):
+        if not m.group(0).strip():
+            continue
+        out.append(html.escape(text[last : m.start()], quote=False))
+        out.append(f"<b>{html.escape(m.group(0), quote=False)}</b>")
+        last = m.end()
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
+def html_layout(lay: Layout, covers_limit: int = 12) -> str:
+    """Telegram HTML of a layout; every piece of report text escaped."""
+    esc = lambda s: html.escape(s, quote=False)  # noqa: E731
+    if not lay.answered:
+        lines = [esc(lay.no_answer)]
+        if lay.covers:
+            lines.append("")
+            lines.append("<b>知识库目前收录：</b>")
+            lines.extend(f"· {esc(c)}" for c in lay.covers[:covers_limit])
+            if len(lay.covers) > covers_limit:
+                lines.append(f"……共 {len(lay.covers)} 份报告，发送 /reports 查看全部")
+        if lay.nearest:
+            lines.append("")
+            lines.append(f"<i>最接近的内容（仅供参考）：</i>{esc(lay.nearest)}")
+            lines.append(f"<i>—— {esc(lay.nearest_source)}</i>")
+        return "\n".join(lines)
+    lines = [f"💡 {bold_numbers(lay.sentence)}"]
+    if lay.passage:
+        lines += ["", f"<blockquote>{esc(lay.passage)}</blockquote>"]
+    lines += ["", f"📄 <i>{esc(lay.source)}</i>"]
+    return "\n".join(lines)
+
+
+def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Cut HTML into messages of at most `limit` characters, at paragraph, line or sentence
+    ends outside tags; a tag open at a cut is closed and reopened in the next message."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit - 64)  # leave room to close and reopen tags
+        head, rest = rest[:cut], rest[cut:]
+        open_tags = _open_tags(head)
+        head += "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        rest = "".join(tag for _, tag in open_tags) + rest.lstrip("\n")
+        parts.append(head)
+    parts.append(rest)
+    return [p for p in parts if p.strip()]
+
+
+def _cut_point(text: str, limit: int) -> int:
+    window = text[:limit]
+    for sep in ("\n\n", "\n", "。", "；", "！", "？", "，", " "):
+        at = window.rfind(sep)
+        if at > limit // 3 and not _inside_tag(window, at):
+            return at + len(sep)
+    at = limit
+    while _inside_tag(window, at) or _inside_entity(window, at):
+        at -= 1
+    return at
+
+
+def _inside_tag(text: str, pos: int) -> bool:
+    return text.rfind("<", 0, pos) > text.rfind(">", 0, pos)
+
+
+def _inside_entity(text: str, pos: int) -> bool:
+    amp = text.rfind("&", 0, pos)
+    return amp != -1 and ";" not in text[amp:pos] and pos - amp < 8
+
+
+def _open_tags(text: str) -> list[tuple[str, str]]:
+    stack: list[tuple[str, str]] = []
+    for m in re.finditer(r"<(/?)([a-z-]+)[^>]*>", text):
+        if m.group(1):
+            if stack and stack[-1][0] == m.group(2):
+                stack.pop()
+        else:
+            stack.append((m.group(2), m.group(0)))
+    return stack

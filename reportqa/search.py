@@ -381,7 +381,8 @@ class Engine:
             and q.report_factors[ri] <= MISMATCH
             and self._agency_factor(q, info) > MISMATCH
         ):
-            return False, 0.1, "知识库中没有问题所问地区的报告"
+            where = "、".join(dict.fromkeys(max(c, key=lambda p: p.level).name for c in q.places))
+            return False, 0.1, f"知识库中没有{where}的报告"
         if q.agencies and self._agency_factor(q, info) <= MISMATCH:
             names = "、".join(m.text for m in q.agencies)
             return False, 0.1, f"知识库中没有{names}的报告"
