@@ -48,6 +48,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     import render
 
     engine = _engine(settings)
+    if hasattr(sys.stdin, "reconfigure"):  # an undecodable byte must not end the batch
+        sys.stdin.reconfigure(errors="surrogateescape")
     questions: Iterable[str] = [" ".join(args.question)] if args.question else _stdin_lines()
     for question in questions:
         answer = engine.ask(question, top=args.top)
@@ -228,6 +230,13 @@ def cmd_run(settings: Settings) -> int:
 # ---------------------------------------------------------------- argument parsing
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description="政府报告问答机器人")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -236,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="console chat")
     ask = sub.add_parser("ask", help="answer questions (arguments, or stdin one per line)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
-    ask.add_argument("--top", type=int, default=3, help="results per question (default 3)")
+    ask.add_argument("--top", type=_positive, default=3, help="results per question (default 3)")
     ask.add_argument("question", nargs="*")
     ing = sub.add_parser("ingest", help="add or replace reports from raw files")
     ing.add_argument("paths", nargs="+", metavar="PATH")

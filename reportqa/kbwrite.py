@@ -44,7 +44,9 @@ def ingest_file(
     keep_source: bool = True,
 ) -> Outcome:
     """Ingest one raw report file into the knowledge folder (or only check it: dry_run)."""
-    overrides = overrides or Overrides()
+    if overrides is None or not any(vars(overrides).values()):
+        # re-ingesting a known file without flags keeps the flags it was ingested with
+        overrides = _overrides(read_manifest(folder).get(path.name, {}))
     try:
         text = extract_text(path)
         result = ingest_text(text, path.name, overrides)
@@ -61,7 +63,7 @@ def ingest_file(
         return Outcome(report, result.needs_flag, None, replaced)
     if keep_source:
         _keep_source(path, folder, overrides)
-    if not replaced or target.read_text(encoding="utf-8") != data:
+    if not replaced or target.read_bytes() != data.encode("utf-8"):
         store.atomic_write(target, data)
     return Outcome(report, result.needs_flag, target, replaced)
 
@@ -82,12 +84,11 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     path = folder / "sources" / MANIFEST
     if not path.exists():
         return {}
-    data = (
-        yaml.load(
-            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-        or {}
-    )
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise IngestFailed(f"{path}: 无法读取（{e}），请修正或删除该文件") from e
     files = data.get("files", {}) if isinstance(data, dict) else {}
     return {str(k): dict(v or {}) for k, v in files.items()} if isinstance(files, dict) else {}
 

@@ -16,7 +16,16 @@ from functools import lru_cache
 _SPACE = re.compile(r"\s+")
 # Keep one space only where both neighbours are Latin letters (e.g. "GOVERNMENT INFORMATION").
 _LATIN_GAP = re.compile(r"(?<=[a-z])\s+(?=[a-z])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]"
+)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_input(text: str) -> str:
+    """Text from outside (a chat message, a stdin line) made safe to process and print: lone
+    surrogates (undecodable bytes) become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from reportqa.agencies import AgencyMention, agency_kind, find_agencies, is_abbreviation
 from reportqa.index import Index
 from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Report
-from reportqa.normalize import normalize
+from reportqa.normalize import clean_input, normalize
 from reportqa.places import Gazetteer, Place
 from reportqa.tokenize import BIGRAM, STOPWORDS, Tokenizer, bigrams
 
@@ -168,6 +168,7 @@ class Engine:
 
     def ask(self, question: str, top: int = 3, report_ids: frozenset[str] | None = None) -> Answer:
         """Answer one question with up to `top` hits, best first."""
+        question = clean_input(question)
         query = self.analyse(question)
         answer = self._search(question, query, top, report_ids)
         fact_hit = self._fact(query, report_ids)
@@ -396,6 +397,8 @@ class Engine:
         conf = covered * (1.0 if value_ok else 0.5)
         if not value_ok:
             return False, conf, "报告中没有问题所问的数值"
+        if not q.topic:
+            return False, 0.0, "问题里没有可以检索的具体内容，请说明想了解什么"
         if covered < COVERAGE_MIN:
             return False, conf, "报告中没有谈到这个问题"
         return True, conf, ""
@@ -404,8 +407,8 @@ class Engine:
         """The idf-weighted share of the question's topic bigrams found in a passage (a
         homophone counts: 法率 is covered by 法律)."""
         total = sum(q.topic.values())
-        if total <= 0:
-            return 1.0
+        if total <= 0:  # nothing to look for: a name, a number or junk alone answers nothing
+            return 0.0
         from reportqa.pinyin import bigram_keys
 
         keys: set[str] | None = None

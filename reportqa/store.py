@@ -71,7 +71,10 @@ class KnowledgeError(ReportQAError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems[:20]))
+        shown = [str(p) for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            shown.append(f"… and {len(self.problems) - 20} more problem(s)")
+        super().__init__("\n".join(shown))
 
 
 # ---------------------------------------------------------------- reading
@@ -111,6 +114,10 @@ def _compose(text: str, path: str, problems: list[Problem]) -> yaml.Node | None:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
         problems.append(Problem(path, line, f"invalid YAML: {e.problem or e}"))
+    except yaml.reader.ReaderError as e:  # a control character the YAML reader refuses
+        line = text[: e.position].count("\n") + 1
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        problems.append(Problem(path, line, f"invalid YAML: control character U+{code:04X}"))
     except yaml.YAMLError as e:
         problems.append(Problem(path, 0, f"invalid YAML: {e}"))
     return None
@@ -303,7 +310,11 @@ def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
         for p in report.passages:
             if p.id in passage_ids:
                 problems.append(
-                    Problem(str(path), 1, f"passage id {p.id!r} also in {passage_ids[p.id]}")
+                    Problem(
+                        str(path),
+                        _line_of(text, p.id),
+                        f"passage id {p.id!r} also in {passage_ids[p.id]}",
+                    )
                 )
             passage_ids[p.id] = str(path)
         ids[report.report_id] = str(path)
@@ -319,13 +330,22 @@ def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
                     problems.append(
                         Problem(
                             str(facts_path),
-                            1,
+                            _line_of(text, fact.report_id, after=_line_of(text, fact.id)),
                             f"fact {fact.id!r} names unknown report {fact.report_id!r}",
                         )
                     )
     if problems:
         return None, problems
     return KnowledgeBase(tuple(reports), facts), []
+
+
+def _line_of(text: str, needle: str, after: int = 0) -> int:
+    """The first line (from line `after` on) that holds `needle`, for problems found after
+    parsing; 1 when it cannot be found."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if number >= after and needle in line:
+            return number
+    return 1
 
 
 def load(folder: Path) -> KnowledgeBase:

@@ -1,0 +1,89 @@
+"""Shared fixtures: the repository root, copies of the bundled knowledge folder, one engine
+for the whole session, and a helper that runs the real command line in a subprocess.
+
+Nothing here writes into the repository: every knowledge folder a test (or the engine's index
+cache) touches is a copy in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT_DIR / "knowledge"
+_IGNORE = shutil.ignore_patterns(".cache")
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def copy_knowledge(dest: Path) -> Path:
+    """A copy of the bundled knowledge folder (reports, sources, facts) without its cache."""
+    shutil.copytree(KNOWLEDGE, dest, ignore=_IGNORE)
+    return dest
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """relative path -> bytes of every file in a knowledge folder, ignoring the index cache."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".cache" not in p.relative_to(folder).parts
+    }
+
+
+@pytest.fixture(scope="session")
+def ROOT() -> Path:  # the name the brief gives the repository-root fixture
+    """The repository root."""
+    return ROOT_DIR
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    """A private, writable copy of knowledge/ for one test."""
+    return copy_knowledge(tmp_path / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def shared_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of knowledge/ for tests that only read it (its index cache is reused)."""
+    return copy_knowledge(tmp_path_factory.mktemp("shared") / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The engine over the bundled five reports, built once per session from a copy."""
+    from reportqa.loader import open_engine
+
+    folder = copy_knowledge(tmp_path_factory.mktemp("engine") / "knowledge")
+    return open_engine(folder, use_cache=True)
+
+
+def _run_cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "bot.py", *args],
+        cwd=ROOT_DIR,
+        input=stdin,
+        env=full_env,
+        text=True,
+        encoding="utf-8",
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> RunCli:
+    """run_cli(*args, stdin=None, env=None) -> CompletedProcess of `python bot.py *args`."""
+    return _run_cli
