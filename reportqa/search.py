@@ -15,6 +15,7 @@ The flow for one question:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ FUZZ_WEIGHT = 0.35
 # hold. Calibrated on the dev set: the lowest share among correctly found answers of the
 # direct/short/no_agency styles is 0.42; paraphrases go lower and rely on the other checks.
 COVERAGE_MIN = 0.4
+VALUE_LOOKAHEAD = 4  # candidates searched for the value a question asks for
+VALUE_MARGIN = 0.75  # ... among those scoring at least this share of the best
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
@@ -128,7 +131,12 @@ class Query:
     agencies: list[AgencyMention]
     years: list[int]
     value: ValueKind | None
+    # (start, end, "place" | "agency" | "year") of each entity named, offsets into `norm`
+    entities: list[tuple[int, int, str]] = field(default_factory=list)
     report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
+
+
+_Ranked = tuple[float, int, str, bool]  # score, passage index, normalised text, year ok
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ class Engine:
             for r in kb.reports
         ]
         self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
+        self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
         ]
@@ -203,6 +212,8 @@ class Engine:
             score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only)
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
+        if query.value is not None and query.value.name != "number":
+            ranked = self._value_first(query, ranked)
         hits: list[Hit] = []
         for score, i, _, _ in ranked[: max(top, 1) + 1]:
             ri, passage = self.entries[i]
@@ -214,6 +225,25 @@ class Engine:
         return Answer(
             question, answered, tuple(hits), conf, reason, () if answered else self.coverage
         )
+
+    def _value_first(self, q: Query, ranked: list[_Ranked]) -> list[_Ranked]:
+        """A question asking for a value of a definite kind (a count of 次, a date, a sum of
+        money) is best answered by a passage that holds one: among the candidates scoring
+        close to the best, the first that does moves to the front. A bare "how many" is too
+        weak a clue for that."""
+        assert q.value is not None
+        top = ranked[0][0]
+        for pos, item in enumerate(ranked[:VALUE_LOOKAHEAD]):
+            if item[0] < top * VALUE_MARGIN:
+                break
+            if q.value.pattern.search(item[2]):
+                return [item, *ranked[:pos], *ranked[pos + 1 :]] if pos else ranked
+        return ranked
+
+    def passage(self, key: str) -> tuple[Report, Passage] | None:
+        """The report and passage with this passage_key(), if the knowledge base still has it."""
+        found = self._by_key.get(key)
+        return (self.kb.reports[found[0]], found[1]) if found else None
 
     @cached_property
     def coverage(self) -> tuple[str, ...]:
@@ -275,6 +305,11 @@ class Engine:
             agencies,
             [y for _, _, y in year_spans],
             value_kind(norm),
+            sorted(
+                [(p, p + len(name), "place") for p, name, _ in found_places]
+                + [(m.start, m.end, "agency") for m in agencies]
+                + [(a, b, "year") for a, b, _ in year_spans]
+            ),
         )
 
     def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
@@ -439,6 +474,11 @@ class Engine:
             return None
         passage = Passage(f"fact-{fact.id}", (fact.section,) if fact.section else (), fact.answer)
         return Hit(report, passage, fact.answer, score / 100.0 + 1.0, fact)
+
+
+def passage_key(passage_id: str) -> str:
+    """A short stable key for a passage id (fits Telegram's 64-byte callback data)."""
+    return hashlib.sha1(passage_id.encode("utf-8")).hexdigest()[:12]
 
 
 def combine(bm25: float, fuzzy: float, year_ok: bool, info_only: bool = False) -> float:

@@ -211,3 +211,33 @@ def test_a_plan_states_targets_not_outcomes(engine: Engine) -> None:
     assert engine.ask("普陀区政务服务办件网上受理率的目标是多少").answered
     a = engine.ask("普陀区政务服务办件网上受理率最后实际达到了多少")
     assert not a.answered and "计划" in a.reason
+
+
+@pytest.mark.parametrize(
+    ("follow", "expected"),
+    [
+        ("那科技局呢？", "kj"),  # another agency, same place and topic
+        ("上海的呢", "sh"),  # another place: its own agency
+        ("那上城发改局呢", "sc"),
+    ],
+)
+def test_follow_up_reuses_the_topic(engine: Engine, follow: str, expected: str) -> None:
+    from reportqa.followup import rewrite
+
+    question = rewrite(engine, "舟山经信局信用宣传活动开展了多少次？", follow)
+    assert question is not None and "信用宣传活动" in question
+    assert engine.ask(question).hits[0].report.report_id == expected
+
+
+@pytest.mark.parametrize("text", ["谢谢", "科技局领导班子学习法律法规几次", "你好呀"])
+def test_not_a_follow_up(engine: Engine, text: str) -> None:
+    from reportqa.followup import rewrite
+
+    assert rewrite(engine, "舟山经信局信用宣传活动开展了多少次？", text) is None
+
+
+def test_year_follow_up_replaces_the_year(engine: Engine) -> None:
+    from reportqa.followup import rewrite
+
+    question = rewrite(engine, "上城发改局2023年信用修复办件多少件？", "2022年的呢")
+    assert question is not None and "2022年" in question and "2023" not in question
