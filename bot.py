@@ -25,12 +25,29 @@ from config import ConfigError, Settings, load_settings
 log = logging.getLogger("bot")
 
 
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+class RedactingFormatter(logging.Formatter):
+    """Formats log records with every secret replaced: the bot token is part of every Bot API
+    URL, and URLs end up in exception messages."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self.secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+
+def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets or [])
     )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("httpx", "httpcore", "jieba"):  # httpx logs URLs, and URLs hold the token
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -65,11 +82,18 @@ def _stdin_lines() -> Iterator[str]:
         yield line.rstrip("\r\n")
 
 
+def _service(settings: Settings):  # type: ignore[no-untyped-def]
+    from chat import ChatService
+
+    engine = _engine(settings)
+    return ChatService(lambda: engine, settings.state_dir)
+
+
 def cmd_console(settings: Settings) -> int:
     import render
 
-    engine = _engine(settings)
-    n = len(engine.kb.reports)
+    service = _service(settings)
+    n = len(service.engine.kb.reports)
     print(
         f"政府报告问答（控制台）：知识库收录 {n} 份报告。"
         "输入问题回车提问，输入 exit 或 Ctrl-D 退出。"
@@ -83,7 +107,10 @@ def cmd_console(settings: Settings) -> int:
         if question.strip().lower() in {"exit", "quit", "退出"}:
             return 0
         if question.strip():
-            print(render.plain(engine.ask(question)) + "\n")
+            reply = service.ask(0, 0, question)
+            if reply.followup:
+                print(f"（按上一问理解为：{reply.question}）")
+            print(render.plain(reply.answer) + "\n")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,14 +244,30 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_run(settings: Settings) -> int:
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """The Telegram bot (long polling, or a webhook server); the console without a token."""
     if settings.token is None:
+        if getattr(args, "webhook_url", None):
+            print("配置错误：webhook 模式需要设置 TELEGRAM_BOT_TOKEN", file=sys.stderr)
+            return 2
         return cmd_console(settings)
-    print(
-        "Telegram 模式尚未实现（见 issue 3）；未设置 TELEGRAM_BOT_TOKEN 时运行控制台问答。",
-        file=sys.stderr,
-    )
-    return 2
+    from telegram_app import ALLOWED_UPDATES, build_application
+
+    app = build_application(settings, _service(settings))
+    if getattr(args, "webhook_url", None):
+        from urllib.parse import urlparse
+
+        app.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            url_path=urlparse(args.webhook_url).path.lstrip("/"),
+            webhook_url=args.webhook_url,
+            secret_token=args.secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return 0
 
 
 # ---------------------------------------------------------------- argument parsing
@@ -241,7 +284,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description="政府报告问答机器人")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (console chat without a token)")
+    run = sub.add_parser("run", help="run the bot (console chat without a token)")
+    run.add_argument("--webhook-url", help="serve a webhook at this public URL instead of polling")
+    run.add_argument("--port", type=int, default=8443, help="webhook port (default 8443)")
+    run.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    run.add_argument("--secret", help="webhook secret token (X-Telegram-Bot-Api-Secret-Token)")
     sub.add_parser("console", help="console chat")
     ask = sub.add_parser("ask", help="answer questions (arguments, or stdin one per line)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
@@ -273,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
         return 2
+    setup_logging(args.verbose, [settings.token or ""])
     from reportqa.models import ReportQAError
 
     commands = {
@@ -283,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         "reports": lambda: cmd_reports(args, settings),
         "eval": lambda: cmd_eval(args, settings),
         "console": lambda: cmd_console(settings),
-        "run": lambda: cmd_run(settings),
-        None: lambda: cmd_run(settings),
+        "run": lambda: cmd_run(args, settings),
+        None: lambda: cmd_run(args, settings),
     }
     try:
         return commands[args.command]()

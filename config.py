@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_KNOWLEDGE = Path(__file__).resolve().parent / "knowledge"
+DEFAULT_STATE = Path(__file__).resolve().parent / "data"
 
 
 class ConfigError(ValueError):
@@ -19,12 +20,15 @@ class Settings:
     token: str | None = None
     admin_ids: frozenset[int] = frozenset()
     api_base_url: str = "https://api.telegram.org"
+    state_dir: Path = DEFAULT_STATE
+    flood_limit: float = 30.0  # messages a second sent to Telegram; 0 turns the limiter off
 
     def __repr__(self) -> str:  # never show the token
         return (
             f"Settings(knowledge_dir={self.knowledge_dir!s}, "
             f"token={'***' if self.token else None}, "
-            f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url})"
+            f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url}, "
+            f"state_dir={self.state_dir!s}, flood_limit={self.flood_limit})"
         )
 
 
@@ -55,4 +59,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     base = (env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org").rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise ConfigError("TELEGRAM_API_BASE_URL 必须以 http:// 或 https:// 开头")
-    return Settings(knowledge, token, frozenset(admins), base)
+    state = Path(env.get("BOT_STATE_DIR") or DEFAULT_STATE).expanduser()
+    try:
+        flood = float(env.get("TELEGRAM_FLOOD_LIMIT") or 30)
+    except ValueError:
+        raise ConfigError("TELEGRAM_FLOOD_LIMIT 必须是数字（每秒消息数，0 表示不限制）") from None
+    if flood < 0:
+        raise ConfigError("TELEGRAM_FLOOD_LIMIT 不能为负数")
+    return Settings(knowledge, token, frozenset(admins), base, state, flood)

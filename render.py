@@ -13,7 +13,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from reportqa.models import Answer, Hit
+from reportqa.models import Answer, Hit, Passage, Report
 
 PASSAGE_MAX = 600  # characters of passage shown around the answer sentence
 TELEGRAM_LIMIT = 4096
@@ -101,6 +101,11 @@ def plain_layout(lay: Layout) -> str:
     return "\n".join(lines)
 
 
+def escape(text: str) -> str:
+    """Report or user text made safe for Telegram HTML."""
+    return html.escape(text, quote=False)
+
+
 def bold_numbers(text: str) -> str:
     """Escape `text` for Telegram HTML and put its numbers (with their units) in bold."""
     out: list[str] = []
@@ -117,7 +122,7 @@ def bold_numbers(text: str) -> str:
 
 def html_layout(lay: Layout, covers_limit: int = 12) -> str:
     """Telegram HTML of a layout; every piece of report text escaped."""
-    esc = lambda s: html.escape(s, quote=False)  # noqa: E731
+    esc = escape
     if not lay.answered:
         lines = [esc(lay.no_answer)]
         if lay.covers:
@@ -136,6 +141,12 @@ def html_layout(lay: Layout, covers_limit: int = 12) -> str:
         lines += ["", f"<blockquote>{esc(lay.passage)}</blockquote>"]
     lines += ["", f"📄 <i>{esc(lay.source)}</i>"]
     return "\n".join(lines)
+
+
+def passage_html(report: Report, passage: Passage) -> str:
+    """A whole passage (原文) with its source line."""
+    hit = Hit(report, passage, "", 0.0)
+    return f"{escape(passage.text)}\n\n📄 <i>{escape(source_line(hit))}</i>"
 
 
 def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -46,8 +46,9 @@ FUZZ_WEIGHT = 0.35
 # hold. Calibrated on the dev set: the lowest share among correctly found answers of the
 # direct/short/no_agency styles is 0.42; paraphrases go lower and rely on the other checks.
 COVERAGE_MIN = 0.4
-VALUE_LOOKAHEAD = 4  # candidates searched for the value a question asks for
-VALUE_MARGIN = 0.75  # ... among those scoring at least this share of the best
+# A question asking for a value of a definite kind (a count of 次, a date, a sum of money)
+# is best answered by a passage that holds one; a bare "how many" is too weak a clue.
+VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
@@ -136,9 +137,6 @@ class Query:
     report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
-_Ranked = tuple[float, int, str, bool]  # score, passage index, normalised text, year ok
-
-
 @dataclass(frozen=True)
 class _ReportInfo:
     report: Report
@@ -201,6 +199,7 @@ class Engine:
         cand = cand[scores[cand] > 0]
         best = float(scores[cand].max())
         ranked = []
+        definite = query.value if query.value and query.value.name != "number" else None
         for i in cand:
             ri, passage = self.entries[int(i)]
             info = self.reports[ri]
@@ -209,11 +208,10 @@ class Engine:
             fuzzy = fuzz.partial_ratio(query.norm, norm) / 100.0 if query.norm else 0.0
             about_document = bool(query.value and query.value.name in ("date", "docno"))
             info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
-            score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only)
+            value_ok = definite is None or bool(definite.pattern.search(norm))
+            score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only, value_ok)
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
-        if query.value is not None and query.value.name != "number":
-            ranked = self._value_first(query, ranked)
         hits: list[Hit] = []
         for score, i, _, _ in ranked[: max(top, 1) + 1]:
             ri, passage = self.entries[i]
@@ -225,20 +223,6 @@ class Engine:
         return Answer(
             question, answered, tuple(hits), conf, reason, () if answered else self.coverage
         )
-
-    def _value_first(self, q: Query, ranked: list[_Ranked]) -> list[_Ranked]:
-        """A question asking for a value of a definite kind (a count of 次, a date, a sum of
-        money) is best answered by a passage that holds one: among the candidates scoring
-        close to the best, the first that does moves to the front. A bare "how many" is too
-        weak a clue for that."""
-        assert q.value is not None
-        top = ranked[0][0]
-        for pos, item in enumerate(ranked[:VALUE_LOOKAHEAD]):
-            if item[0] < top * VALUE_MARGIN:
-                break
-            if q.value.pattern.search(item[2]):
-                return [item, *ranked[:pos], *ranked[pos + 1 :]] if pos else ranked
-        return ranked
 
     def passage(self, key: str) -> tuple[Report, Passage] | None:
         """The report and passage with this passage_key(), if the knowledge base still has it."""
@@ -481,14 +465,18 @@ def passage_key(passage_id: str) -> str:
     return hashlib.sha1(passage_id.encode("utf-8")).hexdigest()[:12]
 
 
-def combine(bm25: float, fuzzy: float, year_ok: bool, info_only: bool = False) -> float:
+def combine(
+    bm25: float, fuzzy: float, year_ok: bool, info_only: bool = False, value_ok: bool = True
+) -> float:
     """The one place where scores meet: BM25 relative to the best candidate (0-1; the place
     and agency checks have already weighted it), plus the rapidfuzz partial ratio of question
     and passage (0-1) weighted by FUZZ_WEIGHT; times YEAR_MISMATCH when neither the report nor
     the passage is of the year asked about, and times INFO_PENALTY for the document-info
-    passage (title, date) when the question is not about the document itself."""
+    passage (title, date) when the question is not about the document itself, and times
+    VALUE_MISSING when the question asks for a definite kind of value the passage lacks."""
     score = (bm25 + FUZZ_WEIGHT * fuzzy) * (1.0 if year_ok else YEAR_MISMATCH)
-    return score * (INFO_PENALTY if info_only else 1.0)
+    score *= INFO_PENALTY if info_only else 1.0
+    return score * (1.0 if value_ok else VALUE_MISSING)
 
 
 def build_engine(

@@ -1,0 +1,250 @@
+"""The conversation, independent of Telegram: follow-ups, restriction to one report, rate
+limits, the question log and feedback. The console and the Telegram handlers both use it, so
+both answer alike.
+
+State that must outlive a restart (the questions behind old buttons, feedback) is appended
+as JSON lines under the state folder; per-chat context (the previous question, a chosen
+report) lives in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reportqa.followup import rewrite
+from reportqa.models import Answer, Report
+from reportqa.search import Engine
+
+log = logging.getLogger(__name__)
+QUESTION_LOG = "questions.jsonl"
+FEEDBACK_LOG = "feedback.jsonl"
+REMEMBER = 20_000  # questions kept in memory for the buttons of old messages
+MAX_RESULTS = 10  # results one question can page through with 「更多结果」
+
+
+@dataclass
+class ChatState:
+    previous: str | None = None  # the last question, for follow-ups
+    scope: frozenset[str] | None = None  # questions restricted to these reports (until /all)
+    scope_label: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    answer: Answer
+    question: str  # the question answered (a follow-up is rewritten in full)
+    qid: str
+    followup: bool = False
+
+
+@dataclass
+class RateLimiter:
+    """At most `limit` questions per user in any `window` seconds."""
+
+    limit: int = 20
+    window: float = 60.0
+    _seen: dict[int, deque[float]] = field(default_factory=dict)
+
+    def allow(self, user_id: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        times = self._seen.setdefault(user_id, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return False
+        times.append(now)
+        return True
+
+
+def question_id(question: str, scope: frozenset[str] | None) -> str:
+    where = ",".join(sorted(scope)) if scope else ""
+    return hashlib.sha1(f"{where}\x00{question}".encode()).hexdigest()[:10]
+
+
+class ChatService:
+    """Answers chat messages with the current engine; `engine_ref` returns it (it may be
+    swapped while the bot runs)."""
+
+    def __init__(
+        self,
+        engine_ref: Callable[[], Engine],
+        state_dir: Path | None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._engine_ref = engine_ref
+        self.state_dir = state_dir
+        self.limiter = limiter or RateLimiter()
+        self.chats: dict[int, ChatState] = {}
+        self._questions: dict[str, tuple[str, frozenset[str] | None]] = {}
+        self._examples: tuple[int, list[str]] | None = None
+        self._lock = threading.Lock()
+        self._load_questions()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine_ref()
+
+    # ------------------------------------------------------------------ asking
+
+    def ask(self, chat_id: int, user_id: int, text: str, top: int = 3) -> Reply:
+        """Answer a message: a follow-up reuses the chat's previous question."""
+        state = self.chats.setdefault(chat_id, ChatState())
+        question, followup = text.strip(), False
+        if state.previous:
+            rewritten = rewrite(self.engine, state.previous, question)
+            if rewritten:
+                question, followup = rewritten, True
+        reply = self.answer(question, state.scope, top)
+        state.previous = question
+        self._log_question(reply, chat_id, user_id)
+        return Reply(reply.answer, question, reply.qid, followup)
+
+    def answer(self, question: str, scope: frozenset[str] | None, top: int = 3) -> Reply:
+        """Answer a question as asked (no follow-up logic), within some reports if given."""
+        known = {r.report_id for r in self.engine.kb.reports}
+        only = frozenset(scope & known) if scope and scope & known else None
+        answer = self.engine.ask(question, top=top, report_ids=only)
+        return Reply(answer, question, self.remember(question, scope))
+
+    def remember(self, question: str, scope: frozenset[str] | None = None) -> str:
+        """The id under which buttons can ask this question again."""
+        qid = question_id(question, scope)
+        with self._lock:
+            self._questions[qid] = (question, scope)
+        return qid
+
+    def again(self, qid: str, top: int = MAX_RESULTS) -> Reply | None:
+        """The answer to a question asked before (for the buttons of older messages)."""
+        found = self._questions.get(qid)
+        if found is None:
+            return None
+        return self.answer(found[0], found[1], top)
+
+    def question(self, qid: str) -> str | None:
+        found = self._questions.get(qid)
+        return found[0] if found else None
+
+    def allow(self, user_id: int) -> bool:
+        return self.limiter.allow(user_id)
+
+    # ------------------------------------------------------------------ browsing
+
+    def restrict(self, chat_id: int, reports: list[Report], label: str) -> None:
+        """Restrict the chat's next questions to these reports (empty: all reports again)."""
+        state = self.chats.setdefault(chat_id, ChatState())
+        state.scope = frozenset(r.report_id for r in reports) or None
+        state.scope_label = label if reports else ""
+        state.previous = None
+
+    def scope_label(self, chat_id: int) -> str:
+        state = self.chats.get(chat_id)
+        return state.scope_label if state and state.scope else ""
+
+    def summary(self) -> str:
+        """What the knowledge base holds, in one sentence."""
+        kb = self.engine.kb
+        agencies = list(dict.fromkeys(r.agency for r in kb.reports if r.agency))
+        years = sorted({r.year for r in kb.reports if r.year})
+        span = (
+            f"{years[0]}–{years[-1]} 年" if len(years) > 1 else (f"{years[0]} 年" if years else "")
+        )
+        return (
+            f"知识库收录 {len(kb.reports)} 份报告（{span}），来自 {len(agencies)} 个机构："
+            + "、".join(agencies[:8])
+            + ("等" if len(agencies) > 8 else "")
+        )
+
+    def examples(self, n: int = 3) -> list[str]:
+        """Example questions drawn from the knowledge base that it does answer (cached for
+        the current engine)."""
+        if self._examples is not None and self._examples[0] == id(self.engine):
+            return self._examples[1]
+        out: list[str] = []
+        for report in self.engine.kb.reports:
+            short = next((s for s in report.agency_short if len(s) <= 6), report.agency)
+            for passage in report.passages:
+                heading = passage.section[-1] if passage.section else ""
+                topic = heading.split("。")[0].lstrip("（(一二三四五六七八九十0123456789)）.、是 ")
+                if not 4 <= len(topic) <= 16:
+                    continue
+                question = f"{short}{topic}"
+                if self.engine.ask(question).answered:
+                    out.append(question)
+                    break
+            if len(out) >= n:
+                break
+        self._examples = (id(self.engine), out)
+        return out
+
+    # ------------------------------------------------------------------ logs
+
+    def record_feedback(self, qid: str, user_id: int, vote: str) -> bool:
+        """Record 👍/👎 for an answer; False if the question is no longer known."""
+        found = self._questions.get(qid)
+        if found is None:
+            return False
+        scope = sorted(found[1]) if found[1] else None
+        self._append(
+            FEEDBACK_LOG,
+            {
+                "t": time.time(),
+                "qid": qid,
+                "user": user_id,
+                "vote": vote,
+                "question": found[0],
+                "scope": scope,
+            },
+        )
+        return True
+
+    def _log_question(self, reply: Reply, chat_id: int, user_id: int) -> None:
+        top = reply.answer.hits[0] if reply.answer.hits else None
+        self._append(
+            QUESTION_LOG,
+            {
+                "t": time.time(),
+                "qid": reply.qid,
+                "chat": chat_id,
+                "user": user_id,
+                "question": reply.question,
+                "scope": sorted(self._questions[reply.qid][1] or ()),
+                "answered": reply.answer.answered,
+                "passage": top.passage.id if top else None,
+            },
+        )
+
+    def _append(self, name: str, record: dict[str, object]) -> None:
+        if self.state_dir is None:
+            return
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with self._lock, (self.state_dir / name).open("a", encoding="utf-8") as f:
+                f.write(line)
+        except OSError as e:  # a full disk must not stop the answers
+            log.warning("could not write %s: %s", name, e)
+
+    def _load_questions(self) -> None:
+        if self.state_dir is None or not (self.state_dir / QUESTION_LOG).exists():
+            return
+        try:
+            with (self.state_dir / QUESTION_LOG).open(encoding="utf-8", errors="replace") as f:
+                lines = deque(f, maxlen=REMEMBER)
+        except OSError as e:
+            log.warning("could not read the question log: %s", e)
+            return
+        for line in lines:
+            try:
+                record = json.loads(line)
+                scope = frozenset(record.get("scope") or ()) or None
+                self._questions[str(record["qid"])] = (str(record["question"]), scope)
+            except (ValueError, KeyError, TypeError):
+                continue

@@ -1,0 +1,222 @@
+"""Questions: private messages, /ask, group mentions and replies, result buttons, inline mode.
+
+Each handler: parse the update, call the chat service, render, reply. The engine runs in a
+worker thread so the event loop keeps serving other chats; a typing indicator appears only if
+an answer takes longer than TYPING_DELAY (most take a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.ext import filters
+
+import render
+from chat import MAX_RESULTS
+from handlers import views
+from handlers.state import Context
+
+log = logging.getLogger(__name__)
+TYPING_DELAY = 0.3  # seconds before the typing indicator is shown
+SEND_RETRIES = 3
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+TOO_FAST = "您提问太快了，请稍等片刻再问（每分钟最多 {limit} 个问题）。"
+EXPIRED = "这个按钮已过期，请重新提问。"
+GONE = "这段内容已更新或删除，请重新提问。"
+USAGE = "用法：/ask 问题，例如 /ask 舟山市科技局2020年公开了多少条政府信息？"
+
+
+class AddressedToBot(filters.MessageFilter):
+    """Group messages meant for the bot: they mention it or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        reply = message.reply_to_message
+        if reply and reply.from_user and reply.from_user.id == bot.id:
+            return True
+        mention = f"@{bot.username}".lower()
+        entities = message.parse_entities([MessageEntity.MENTION])
+        return any(text.lower() == mention for text in entities.values())
+
+
+async def on_private_text(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message and message.text:
+        await answer_message(message, context, message.text)
+
+
+async def on_group_text(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message and message.text:
+        text = message.text.replace(f"@{context.bot.username}", " ").strip()
+        if text:
+            await answer_message(message, context, text)
+
+
+async def on_ask_command(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await send(message, USAGE)
+        return
+    await answer_message(message, context, text)
+
+
+async def answer_message(
+    message: Message, context: Context, text: str, user_id: int | None = None
+) -> None:
+    """Answer `text` in the chat of `message`, within the user's rate limit."""
+    service = context.bot_data.service
+    if user_id is None:
+        user_id = message.from_user.id if message.from_user else message.chat.id
+    if not service.allow(user_id):
+        await send(message, TOO_FAST.format(limit=service.limiter.limit))
+        return
+    async with typing(context, message.chat.id):
+        reply = await asyncio.to_thread(service.ask, message.chat.id, user_id, text, MAX_RESULTS)
+    await send(message, views.answer_text(reply), views.answer_keyboard(reply))
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """Every button press is answered, also when its question or passage is gone."""
+    query = update.callback_query
+    if query is None or not query.data:
+        return
+    kind, _, rest = query.data.partition("|")
+    service = context.bot_data.service
+    if kind == "m":  # more results / back to the answer
+        qid, _, index_text = rest.partition("|")
+        reply = await asyncio.to_thread(service.again, qid)
+        index = int(index_text) if index_text.isdigit() else 0
+        if reply is None or not reply.answer.hits:
+            await query.answer(EXPIRED, show_alert=True)
+            return
+        if index >= len(reply.answer.hits):
+            await query.answer("没有更多结果了。")
+            return
+        await query.answer()
+        with contextlib.suppress(TelegramError):  # unchanged text is not an error here
+            await query.edit_message_text(
+                views.answer_text(reply, index),
+                parse_mode=ParseMode.HTML,
+                reply_markup=views.answer_keyboard(reply, index),
+                link_preview_options=NO_PREVIEW,
+            )
+    elif kind == "o":  # the whole passage
+        found = service.engine.passage(rest)
+        if found is None:
+            await query.answer(GONE, show_alert=True)
+            return
+        await query.answer()
+        report, passage = found
+        text = render.passage_html(report, passage)
+        if query.message is not None and isinstance(query.message, Message):
+            await send(query.message, text)
+    elif kind == "f":  # feedback
+        vote, _, qid = rest.partition("|")
+        ok = service.record_feedback(qid, query.from_user.id, "up" if vote == "+" else "down")
+        await query.answer("感谢您的反馈！" if ok else EXPIRED)
+    elif kind == "q":  # a stored question (examples, nearest topics)
+        asked = service.question(rest)
+        if asked is None or not isinstance(query.message, Message):
+            await query.answer(EXPIRED, show_alert=True)
+            return
+        await query.answer()
+        await answer_message(query.message, context, asked, query.from_user.id)
+    else:
+        await query.answer()
+
+
+async def on_inline_query(update: Update, context: Context) -> None:
+    """@BotName 问题 in any chat: up to five results to insert."""
+    query = update.inline_query
+    if query is None:
+        return
+    text = query.query.strip()
+    service = context.bot_data.service
+    if not text or not service.allow(query.from_user.id):
+        await query.answer([], cache_time=5)
+        return
+    reply = await asyncio.to_thread(service.answer, text, None, 5)
+    results = []
+    if reply.answer.answered:
+        for i, hit in enumerate(reply.answer.hits[:5]):
+            results.append(
+                InlineQueryResultArticle(
+                    id=f"{reply.qid}-{i}",
+                    title=hit.sentence[:80],
+                    description=render.source_line(hit)[:120],
+                    input_message_content=InputTextMessageContent(
+                        views.answer_text(reply, i) if i else views.answer_text(reply),
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=NO_PREVIEW,
+                    ),
+                )
+            )
+    else:
+        lay = render.layout(reply.answer)
+        results.append(
+            InlineQueryResultArticle(
+                id=f"{reply.qid}-none",
+                title="现有报告中没有找到答案",
+                description=lay.no_answer[:120],
+                input_message_content=InputTextMessageContent(
+                    render.html_layout(lay), parse_mode=ParseMode.HTML
+                ),
+            )
+        )
+    await query.answer(results, cache_time=60)
+
+
+@contextlib.asynccontextmanager
+async def typing(context: Context, chat_id: int) -> AsyncIterator[None]:
+    """Show 'typing…' if the block takes longer than TYPING_DELAY."""
+
+    async def later() -> None:
+        await asyncio.sleep(TYPING_DELAY)
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+    task = asyncio.create_task(later())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def send(message: Message, html_text: str, markup: object = None) -> None:
+    """Reply with HTML, split below Telegram's limit (buttons on the last part); network
+    errors are retried, never fatal."""
+    parts = render.split_html(html_text)
+    for n, part in enumerate(parts):
+        for attempt in range(SEND_RETRIES):
+            try:
+                await message.reply_text(
+                    part,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if n == len(parts) - 1 else None,  # type: ignore[arg-type]
+                    link_preview_options=NO_PREVIEW,
+                )
+                break
+            except BadRequest:
+                raise  # a request Telegram refuses is not a network problem
+            except (TimedOut, NetworkError) as e:
+                if attempt + 1 == SEND_RETRIES:
+                    raise
+                log.warning("sending failed (%s), retrying", type(e).__name__)
+                await asyncio.sleep(0.5 * 2**attempt)

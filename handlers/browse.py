@@ -1,0 +1,154 @@
+"""What the knowledge base holds: /start, /help, /agencies, /reports (paged), /all."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from handlers import views
+from handlers.ask import send
+from handlers.state import Context
+from render import escape
+from reportqa.models import Report
+
+HELP = """<b>怎么提问</b>
+直接发送问题即可，简体繁体都可以，例如：
+· 舟山市科技局2020年公开了多少条政府信息？
+· 上城发改局 信用修复 办件量
+· 那科技局呢？（沿用上一个问题，换一个机构、地区或年份）
+
+我会先给出回答问题的那句话，再附上原文段落和出处（机构 · 报告 · 章节 · 年份）。
+报告里没有的内容，我会直说没有。
+
+<b>命令</b>
+/start 简介和示例问题
+/help 本帮助
+/ask 问题 — 在群组里提问（也可以 @我 或回复我的消息）
+/agencies 按机构浏览，选中后只在该机构的报告中回答
+/reports 按报告浏览，选中后只在该报告中回答
+/all 取消限定，回到全部报告
+在任何聊天中输入 @机器人用户名 加问题，可以直接插入答案。"""
+
+
+async def on_start(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    service = context.bot_data.service
+    examples = [(service.remember(q), q) for q in service.examples()]
+    text = (
+        "您好！我是政府报告问答机器人，可以回答关于政府工作报告、法治政府建设年度总结等报告的问题，"
+        "并注明出处。\n\n"
+        f"{escape(service.summary())}。\n\n"
+        "直接发送您的问题即可。试试这些问题："
+    )
+    await send(message, text, views.questions_keyboard(examples))
+
+
+async def on_help(update: Update, context: Context) -> None:
+    if update.effective_message:
+        await send(update.effective_message, HELP)
+
+
+async def on_all(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    context.bot_data.service.restrict(message.chat.id, [], "")
+    await send(message, "好的，接下来的问题将在全部报告中查找。")
+
+
+def _agencies(context: Context) -> dict[str, list[Report]]:
+    by_agency: dict[str, list[Report]] = defaultdict(list)
+    for report in context.bot_data.service.engine.kb.reports:
+        by_agency[report.agency or "未知机构"].append(report)
+    return dict(sorted(by_agency.items()))
+
+
+def _agency_items(context: Context) -> list[tuple[str, str]]:
+    return [
+        (f"{agency}（{len(reports)} 份）", views.short_key(agency))
+        for agency, reports in _agencies(context).items()
+    ]
+
+
+def _report_items(context: Context) -> list[tuple[str, str]]:
+    reports = sorted(
+        context.bot_data.service.engine.kb.reports, key=lambda r: (r.agency, r.year or 0)
+    )
+    return [
+        (f"{r.year or ''} {r.agency} · {r.title or r.doc_type}", views.short_key(r.report_id))
+        for r in reports
+    ]
+
+
+async def on_agencies(update: Update, context: Context) -> None:
+    if update.effective_message:
+        await _show_page(update.effective_message, context, "agencies", 0, edit=False)
+
+
+async def on_reports(update: Update, context: Context) -> None:
+    if update.effective_message:
+        await _show_page(update.effective_message, context, "reports", 0, edit=False)
+
+
+async def _show_page(message: Message, context: Context, what: str, page: int, edit: bool) -> None:
+    service = context.bot_data.service
+    if what == "agencies":
+        items, choose, turn = _agency_items(context), "A", "a"
+        head = f"知识库中的机构（共 {len(items)} 个）。选择一个，接下来只在它的报告中回答："
+    else:
+        items, choose, turn = _report_items(context), "R", "r"
+        total = service.engine.kb.passage_count
+        head = f"知识库中的报告（共 {len(items)} 份，{total} 段）。选择一份，接下来只在其中回答："
+    scope = service.scope_label(message.chat.id)
+    if scope:
+        head += f"\n当前限定：{escape(scope)}（/all 取消）"
+    markup = views.paged_keyboard(items, page, choose, turn)
+    if edit:
+        with contextlib.suppress(TelegramError):  # an unchanged page is not an error
+            await message.edit_text(head, reply_markup=markup, parse_mode=ParseMode.HTML)
+    else:
+        await send(message, head, markup)
+
+
+async def on_browse_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None or not query.data or not isinstance(query.message, Message):
+        if query:
+            await query.answer()
+        return
+    kind, _, rest = query.data.partition("|")
+    service = context.bot_data.service
+    message = query.message
+    if kind in ("a", "r"):
+        await query.answer()
+        page = int(rest) if rest.isdigit() else 0
+        await _show_page(message, context, "agencies" if kind == "a" else "reports", page, True)
+        return
+    if kind == "A":
+        chosen = {views.short_key(a): (a, rs) for a, rs in _agencies(context).items()}.get(rest)
+        if chosen is None:
+            await query.answer("该机构已不在知识库中。", show_alert=True)
+            return
+        agency, reports = chosen
+        service.restrict(message.chat.id, reports, agency)
+        await query.answer(f"已限定为：{agency}")
+        await send(message, f"接下来只在 <b>{escape(agency)}</b> 的报告中回答。发送 /all 取消。")
+        return
+    if kind == "R":
+        by_key = {views.short_key(r.report_id): r for r in service.engine.kb.reports}
+        report = by_key.get(rest)
+        if report is None:
+            await query.answer("该报告已不在知识库中。", show_alert=True)
+            return
+        label = f"{report.agency}《{report.title or report.doc_type}》"
+        service.restrict(message.chat.id, [report], label)
+        await query.answer("已限定为这份报告")
+        await send(message, f"接下来只在 {escape(label)} 中回答。发送 /all 取消。")
+        return
+    await query.answer()

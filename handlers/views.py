@@ -1,0 +1,97 @@
+"""Telegram-side views: answer messages and their buttons, built from render's layouts.
+
+Callback data (at most 64 bytes) names what a button does and the short id it needs, so a
+button keeps working after a restart as long as its question or passage is still known:
+    m|<qid>|<i>   more results: show result i of the question
+    o|<pkey>      the whole passage (原文)
+    f|+|<qid>     feedback 👍 (f|-| for 👎)
+    q|<qid>       ask a stored question (example and nearest-topic buttons)
+    a|<page>      agencies page;  A|<key>  choose an agency
+    r|<page>      reports page;   R|<key>  choose a report
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+import render
+from chat import Reply
+from reportqa.models import Hit
+from reportqa.search import passage_key
+
+PAGE = 8  # agencies or reports per page
+
+
+def short_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def answer_text(reply: Reply, index: int = 0) -> str:
+    """The HTML of result `index` of a reply (0 is the answer)."""
+    text = render.html_layout(render.layout(reply.answer, index))
+    notes = []
+    if reply.followup and index == 0:
+        notes.append(f"<i>（按上一问理解为：{render.escape(reply.question)}）</i>")
+    if index > 0:
+        notes.append(f"<i>结果 {index + 1}/{len(reply.answer.hits)}</i>")
+    return "\n".join([*notes, text]) if notes else text
+
+
+def answer_keyboard(reply: Reply, index: int = 0) -> InlineKeyboardMarkup | None:
+    answer = reply.answer
+    if not answer.hits:
+        return None
+    if not answer.answered:  # offer the nearest topics instead of an answer
+        buttons = []
+        for hit in answer.hits[:3]:
+            label = (hit.section.split(" / ")[-1] if hit.section else hit.sentence)[:24]
+            buttons.append([InlineKeyboardButton(f"📖 {label}", callback_data=_open(hit))])
+        return InlineKeyboardMarkup(buttons)
+    hit = answer.hits[index]
+    row = []
+    if index + 1 < len(answer.hits):
+        row.append(InlineKeyboardButton("更多结果", callback_data=f"m|{reply.qid}|{index + 1}"))
+    if index > 0:
+        row.append(InlineKeyboardButton("返回答案", callback_data=f"m|{reply.qid}|0"))
+    if hit.fact is None:
+        row.append(InlineKeyboardButton("原文", callback_data=_open(hit)))
+    votes = [
+        InlineKeyboardButton("👍", callback_data=f"f|+|{reply.qid}"),
+        InlineKeyboardButton("👎", callback_data=f"f|-|{reply.qid}"),
+    ]
+    return InlineKeyboardMarkup([row, votes] if row else [votes])
+
+
+def _open(hit: Hit) -> str:
+    return f"o|{passage_key(hit.passage.id)}"
+
+
+def questions_keyboard(questions: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    """Buttons that ask (question id, question) pairs."""
+    if not questions:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(q[:40], callback_data=f"q|{qid}")] for qid, q in questions]
+    )
+
+
+def paged_keyboard(
+    items: list[tuple[str, str]], page: int, choose: str, turn: str
+) -> InlineKeyboardMarkup:
+    """One button per (label, key) on this page, then ◀ ▶ to turn pages."""
+    pages = max(1, -(-len(items) // PAGE))
+    page = min(max(page, 0), pages - 1)
+    rows = [
+        [InlineKeyboardButton(label[:48], callback_data=f"{choose}|{key}")]
+        for label, key in items[page * PAGE : (page + 1) * PAGE]
+    ]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀ 上一页", callback_data=f"{turn}|{page - 1}"))
+    if page + 1 < pages:
+        nav.append(InlineKeyboardButton("下一页 ▶", callback_data=f"{turn}|{page + 1}"))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
