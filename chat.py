@@ -28,6 +28,7 @@ QUESTION_LOG = "questions.jsonl"
 FEEDBACK_LOG = "feedback.jsonl"
 REMEMBER = 20_000  # questions kept in memory for the buttons of old messages
 MAX_RESULTS = 10  # results one question can page through with 「更多结果」
+FIRST_RESULTS = 5  # results fetched with the answer (the rest only when asked for)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import filters
 
 import render
-from chat import MAX_RESULTS
+from chat import FIRST_RESULTS
 from handlers import views
 from handlers.state import Context
 
@@ -88,7 +88,7 @@ async def answer_message(
         await send(message, TOO_FAST.format(limit=service.limiter.limit))
         return
     async with typing(context, message.chat.id):
-        reply = await asyncio.to_thread(service.ask, message.chat.id, user_id, text, MAX_RESULTS)
+        reply = await asyncio.to_thread(service.ask, message.chat.id, user_id, text, FIRST_RESULTS)
     await send(message, views.answer_text(reply), views.answer_keyboard(reply))
 
 

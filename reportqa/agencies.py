@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reportqa.places import Gazetteer, Place
 
@@ -162,13 +163,7 @@ def find_agencies(
     of those kinds match by subsequence; every listed kind and short form is recognised, so a
     question about an agency the knowledge base lacks (公安局) is recognised as such.
     """
-    surfaces: dict[str, set[str]] = {}
-    for kind, shorts in AGENCY_KINDS.items():
-        for s in (kind, *shorts):
-            surfaces.setdefault(s, set()).add(kind)
-    for kind in known:
-        surfaces.setdefault(kind, set()).add(kind)
-    max_len = max(len(s) for s in surfaces)
+    surfaces, max_len = _surfaces(frozenset(known))
     mentions: list[AgencyMention] = []
     i, n = 0, len(text)
     while i < n:
@@ -177,9 +172,7 @@ def find_agencies(
             if kinds and bounds is not None and i + length not in bounds:
                 continue
             if kinds and not _PRONOUNS.match(text[max(0, i - 1) : i]):
-                mentions.append(
-                    AgencyMention(text[i : i + length], frozenset(kinds), i, i + length)
-                )
+                mentions.append(AgencyMention(text[i : i + length], kinds, i, i + length))
                 i += length
                 break
         else:
@@ -193,6 +186,19 @@ def find_agencies(
                 mentions.append(m)
                 taken.append((m.start, m.end))
     return sorted(mentions, key=lambda m: m.start)
+
+
+@lru_cache(maxsize=8)
+def _surfaces(known: frozenset[str]) -> tuple[dict[str, frozenset[str]], int]:
+    """Every written form of every kind -> the kinds it can mean; and the longest form."""
+    surfaces: dict[str, set[str]] = {}
+    for kind, shorts in AGENCY_KINDS.items():
+        for s in (kind, *shorts):
+            surfaces.setdefault(s, set()).add(kind)
+    for kind in known:
+        surfaces.setdefault(kind, set()).add(kind)
+    frozen = {s: frozenset(k) for s, k in surfaces.items()}
+    return frozen, max(len(s) for s in frozen)
 
 
 def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:

@@ -24,6 +24,8 @@ _FILLER = re.compile(
 def rewrite(engine: Engine, previous: str, text: str) -> str | None:
     """The previous question asked again with the entities of `text`, or None when `text` is
     not a follow-up (a question of its own, or names no agency, place or year)."""
+    if len(text) > 2 * MAX_FOLLOWUP or (len(text) > MAX_FOLLOWUP and not _ENDING.search(text)):
+        return None  # a question of its own: don't spend an analysis on it
     new = engine.analyse(text)
     if not new.entities:
         return None

@@ -122,7 +122,10 @@ class Index:
             if version != FORMAT_VERSION:
                 return None
             arrays = {
-                name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                # memory-mapped, but as plain arrays: slicing a np.memmap is slow
+                name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False).view(
+                    np.ndarray
+                )
                 for name in ("ptr", "docs", "weights", "idf")
             }
             text = (folder / "vocab.txt").read_text(encoding="utf-8")

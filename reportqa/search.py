@@ -32,7 +32,7 @@ from reportqa.places import Gazetteer, Place
 from reportqa.tokenize import BIGRAM, STOPWORDS, Tokenizer, bigrams
 
 MAX_QUESTION = 300  # characters analysed; a longer message is cut, not refused
-CANDIDATES = 40  # passages that get fuzzy rescoring
+CANDIDATES = 24  # passages that get fuzzy rescoring
 MISMATCH = 0.25  # score factor for a report of another place or agency than the one named
 BROADER = 0.85  # score factor for a report of a wider area than the one named (市 for 区)
 YEAR_MISMATCH = 0.5
@@ -50,6 +50,7 @@ COVERAGE_MIN = 0.4
 # is best answered by a passage that holds one; a bare "how many" is too weak a clue.
 VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
+CACHE_LIMIT = 200_000  # normalised passages kept in memory
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
 _QUOTE = re.compile(r"《[^》]*》")
@@ -167,6 +168,10 @@ class Engine:
         ]
         self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
         self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
+        # Filled as questions come: normalising a passage costs more than scoring it.
+        self._norms: dict[int, str] = {}
+        self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
+        self._value_cache: dict[tuple[int, str], bool] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
         ]
@@ -203,17 +208,17 @@ class Engine:
         for i in cand:
             ri, passage = self.entries[int(i)]
             info = self.reports[ri]
-            norm = normalize(" ".join(passage.section) + " " + passage.text)
+            norm = self._passage_norm(int(i))
             year_ok = self._year_ok(query, info.report, norm)
             fuzzy = fuzz.partial_ratio(query.norm, norm) / 100.0 if query.norm else 0.0
             about_document = bool(query.value and query.value.name in ("date", "docno"))
             info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
-            value_ok = definite is None or bool(definite.pattern.search(norm))
+            value_ok = definite is None or self._holds(int(i), definite)
             score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only, value_ok)
             ranked.append((score, int(i), norm, year_ok))
         ranked.sort(key=lambda r: -r[0])
         hits: list[Hit] = []
-        for score, i, _, _ in ranked[: max(top, 1) + 1]:
+        for score, i, _, _ in ranked[: max(top, 1)]:
             ri, passage = self.entries[i]
             sentence = self.best_sentence(query, passage)
             hits.append(Hit(self.kb.reports[ri], passage, sentence, score))
@@ -378,10 +383,9 @@ class Engine:
         """The sentence of the passage that holds most of the question; when the question asks
         for a value (a count, a date, a document number) that sentence must hold one, so the
         best such sentence is taken even if it shares fewer words with the question."""
-        sentences = [s.strip() for s in _SENT_SPLIT.split(passage.text) if s.strip()]
+        sentences, norms = self._sentences(passage)
         if not sentences:
             return passage.text
-        norms = [normalize(s) for s in sentences]
         overlap = [sum(w for pair, w in q.topic.items() if pair in n) for n in norms]
         best = max(range(len(sentences)), key=lambda i: overlap[i])
         if q.value is not None and not q.value.pattern.search(norms[best]):
@@ -389,6 +393,39 @@ class Engine:
             if with_value:
                 best = max(with_value, key=lambda i: (overlap[i], -abs(i - best)))
         return sentences[best]
+
+    def _passage_norm(self, i: int) -> str:
+        """The normalised section path and text of passage i (computed once, on demand)."""
+        norm = self._norms.get(i)
+        if norm is None:
+            _, passage = self.entries[i]
+            norm = normalize(" ".join(passage.section) + " " + passage.text)
+            if len(self._norms) >= CACHE_LIMIT:
+                self._norms.clear()
+            self._norms[i] = norm
+        return norm
+
+    def _holds(self, i: int, value: ValueKind) -> bool:
+        """Whether passage i holds a value of this kind (remembered per passage and kind)."""
+        key = (i, value.pattern.pattern)
+        found = self._value_cache.get(key)
+        if found is None:
+            found = bool(value.pattern.search(self._passage_norm(i)))
+            if len(self._value_cache) >= CACHE_LIMIT:
+                self._value_cache.clear()
+            self._value_cache[key] = found
+        return found
+
+    def _sentences(self, passage: Passage) -> tuple[list[str], list[str]]:
+        """A passage's sentences and their normalised forms (computed once, on demand)."""
+        found = self._sentence_cache.get(passage.id)
+        if found is None:
+            sentences = [s.strip() for s in _SENT_SPLIT.split(passage.text) if s.strip()]
+            found = (sentences, [normalize(s) for s in sentences])
+            if len(self._sentence_cache) >= CACHE_LIMIT:
+                self._sentence_cache.clear()
+            self._sentence_cache[passage.id] = found
+        return found
 
     def confidence(
         self, q: Query, i: int, norm: str, year_ok: bool, hit: Hit
