@@ -19,8 +19,8 @@ PASSAGE_MAX = 600  # characters of passage shown around the answer sentence
 TELEGRAM_LIMIT = 4096
 NO_REASON = "没有足够相关的内容"
 _NUMBER = re.compile(
-    r"\d+(?:[.,]\d+)*\s*(?:%|余|多)?\s*(?:[万亿]?(?:元|人次|个|件|条|项|家|名|人|次|篇|场|份|处|批|册|天|"
-    r"个工作日|工作日|户|期)?)"
+    r"\d+(?:[.,]\d+)*\s*(?:%|余|多)?\s*[万亿]?(?:余|多)?\s*"
+    r"(?:个工作日|工作日|人次|元|个|件|条|项|家|名|人|次|篇|场|份|处|批|册|天|户|期)?"
 )
 
 
@@ -158,13 +158,16 @@ def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     rest = text
     while len(rest) > limit:
         cut = _cut_point(rest, limit - 64)  # leave room to close and reopen tags
+        if cut <= 0:  # a single tag longer than a message: keep the text, drop the markup
+            rest = html.escape(html.unescape(re.sub(r"<[^>]*>", "", rest)), quote=False)
+            continue
         head, rest = rest[:cut], rest[cut:]
         open_tags = _open_tags(head)
         head += "".join(f"</{name}>" for name, _ in reversed(open_tags))
         rest = "".join(tag for _, tag in open_tags) + rest.lstrip("\n")
         parts.append(head)
     parts.append(rest)
-    return [p for p in parts if p.strip()]
+    return [p for p in parts if re.sub(r"<[^>]*>", "", p).strip()]  # no part without text
 
 
 def _cut_point(text: str, limit: int) -> int:
@@ -185,7 +188,7 @@ def _inside_tag(text: str, pos: int) -> bool:
 
 def _inside_entity(text: str, pos: int) -> bool:
     amp = text.rfind("&", 0, pos)
-    return amp != -1 and ";" not in text[amp:pos] and pos - amp < 8
+    return amp != -1 and ";" not in text[amp:pos] and pos - amp < 12  # &#1114111; is 10
 
 
 def _open_tags(text: str) -> list[tuple[str, str]]:
