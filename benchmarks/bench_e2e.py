@@ -60,8 +60,11 @@ def start_bot(stub: BotApiStub, knowledge: Path, state: Path) -> subprocess.Pope
         TELEGRAM_FLOOD_LIMIT="0",
     )
     proc = subprocess.Popen(
-        [sys.executable, "bot.py"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "bot.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     stub.wait_polling(timeout=60)
     return proc
@@ -123,13 +126,17 @@ def main() -> None:
     ms = sorted(x * 1000 for x in latencies)
     p50 = statistics.median(ms)
     p95 = ms[int(0.95 * (len(ms) - 1))]
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{n} questions per run, bundled knowledge base, stand-in on 127.0.0.1")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{n} questions per run, bundled knowledge base, stand-in on 127.0.0.1"
+    )
     print()
     print("| mode | answered/s | latency p50 ms | latency p95 ms | bot CPU ms/question |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| one at a time | {serial_rate:.0f} | {p50:.1f} | {p95:.1f} | "
-          f"{(cpu1 - cpu0) * 1000 / n:.1f} |")
+    print(
+        f"| one at a time | {serial_rate:.0f} | {p50:.1f} | {p95:.1f} | "
+        f"{(cpu1 - cpu0) * 1000 / n:.1f} |"
+    )
     print(f"| pipelined | {n / seconds:.0f} | – | – | {(cpu2 - cpu1) * 1000 / n:.1f} |")
     print()
     verdict = "met" if serial_rate >= TARGET else "NOT met"
