@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from reportqa.models import KnowledgeBase
+from reportqa.normalize import normalize
 from reportqa.tokenize import BIGRAM
 
 K1 = 1.2
@@ -138,3 +140,8 @@ class Index:
         return cls(
             vocab, arrays["ptr"], arrays["docs"], arrays["weights"], arrays["idf"], int(n_docs)
         )
+
+
+def index_texts(kb: KnowledgeBase) -> Sequence[str]:
+    """What is indexed for each passage: its section path and text, normalised."""
+    return [normalize(" ".join(p.section) + " " + p.text) for r in kb.reports for p in r.passages]

@@ -16,16 +16,15 @@ import shutil
 from pathlib import Path
 
 from reportqa import store
-from reportqa.index import FORMAT_VERSION, Index
+from reportqa.index import FORMAT_VERSION, Index, index_texts
 from reportqa.models import Fact, KnowledgeBase, Passage, Report
 from reportqa.places import gazetteer
-from reportqa.search import Engine, index_texts
+from reportqa.search import Engine
 from reportqa.tokenize import Tokenizer, user_words_from
 
 log = logging.getLogger(__name__)
 _INDEXING_CODE = tuple(
-    str(Path(__file__).with_name(name))
-    for name in ("index.py", "tokenize.py", "normalize.py", "search.py", "loader.py")
+    str(Path(__file__).with_name(name)) for name in ("index.py", "tokenize.py", "normalize.py")
 )
 CACHE_DIR = ".cache"
 KEEP_CACHES = 3

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,7 +24,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from reportqa.agencies import AgencyMention, agency_kind, find_agencies, is_abbreviation
-from reportqa.index import Index
+from reportqa.index import Index, index_texts
 from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Report
 from reportqa.normalize import clean_input, normalize
 from reportqa.places import Gazetteer, Place
@@ -167,6 +166,17 @@ class Engine:
             for r in kb.reports
         ]
         self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
+        self._report_index = {r.report_id: ri for ri, r in enumerate(kb.reports)}
+        groups: dict[tuple[str | None, str | None, str], int] = {}
+        self._groups: list[_ReportInfo] = []
+        group_of = []
+        for info in self.reports:
+            key = (info.place.code if info.place else None, info.kind, info.agency_norm)
+            if key not in groups:
+                groups[key] = len(self._groups)
+                self._groups.append(info)
+            group_of.append(groups[key])
+        self._group_of = np.array(group_of, dtype=np.int64)
         self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
         # Filled as questions come: normalising a passage costs more than scoring it.
         self._norms: dict[int, str] = {}
@@ -338,15 +348,19 @@ class Engine:
     # ------------------------------------------------------------------ entity checks
 
     def _report_factors(self, q: Query, report_ids: frozenset[str] | None) -> np.ndarray:
+        """A score factor per report for the place and agency named. Reports of the same
+        place and agency share one computation (thousands of reports, a few hundred groups)."""
         out = np.ones(len(self.reports))
-        places = [self._place_factor(q, info) for info in self.reports]
-        if any(p == 1.0 for p in places):  # a report of the very place asked about exists:
-            places = [p if p == 1.0 else MISMATCH for p in places]  # wider ones don't count
-        for ri, info in enumerate(self.reports):
-            if report_ids is not None and info.report.report_id not in report_ids:
-                out[ri] = 0.0
-                continue
-            out[ri] = places[ri] * self._agency_factor(q, info)
+        if q.places or q.agencies:
+            places = np.array([self._place_factor(q, info) for info in self._groups])
+            if (places == 1.0).any():  # a report of the very place asked about exists:
+                places[places != 1.0] = MISMATCH  # wider ones don't count
+            agencies = np.array([self._agency_factor(q, info) for info in self._groups])
+            out = (places * agencies)[self._group_of]
+        if report_ids is not None:
+            keep = np.zeros(len(self.reports), dtype=bool)
+            keep[[self._report_index[r] for r in report_ids if r in self._report_index]] = True
+            out = np.where(keep, out, 0.0)
         return out
 
     def _place_factor(self, q: Query, info: _ReportInfo) -> float:
@@ -523,8 +537,3 @@ def build_engine(
     if index is None:
         index = Index.build(index_texts(kb), tokenizer.terms)
     return Engine(kb, index, tokenizer, gaz)
-
-
-def index_texts(kb: KnowledgeBase) -> Sequence[str]:
-    """What is indexed for each passage: its section path and text, normalised."""
-    return [normalize(" ".join(p.section) + " " + p.text) for r in kb.reports for p in r.passages]

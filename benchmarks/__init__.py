@@ -1,0 +1,1 @@
+"""Benchmarks of the QA engine (scripts, not tests); see bench.py."""
