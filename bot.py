@@ -83,16 +83,18 @@ def _stdin_lines() -> Iterator[str]:
 
 
 def _service(settings: Settings):  # type: ignore[no-untyped-def]
+    """The chat service over the live knowledge base (which can be swapped while running)."""
     from chat import ChatService
+    from reportqa.live import LiveKnowledge
 
-    engine = _engine(settings)
-    return ChatService(lambda: engine, settings.state_dir)
+    live = LiveKnowledge(settings.knowledge_dir)
+    return ChatService(lambda: live.engine, settings.state_dir), live
 
 
 def cmd_console(settings: Settings) -> int:
     import render
 
-    service = _service(settings)
+    service, _ = _service(settings)
     n = len(service.engine.kb.reports)
     print(
         f"政府报告问答（控制台）：知识库收录 {n} 份报告。"
@@ -187,6 +189,85 @@ def cmd_rebuild(settings: Settings) -> int:
     return 0
 
 
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"shell:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "shell"
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa.kbwrite import remove_report
+    from reportqa.repository import Repository
+
+    change = remove_report(Repository(settings.knowledge_dir), args.report_id, _actor())
+    print(f"已删除 {args.report_id}（{change.describe()}；可用 bot.py undo 撤销）", file=sys.stderr)
+    return 0
+
+
+def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa import kbwrite
+    from reportqa.repository import Repository
+
+    repo = Repository(settings.knowledge_dir)
+    if args.facts_command == "add":
+        fact, _ = kbwrite.add_fact(
+            repo,
+            args.question,
+            args.answer,
+            args.report,
+            _actor(),
+            tuple(args.alt or ()),
+            args.section or "",
+        )
+        print(f"已添加事实 {fact.id}", file=sys.stderr)
+    elif args.facts_command == "remove":
+        kbwrite.remove_fact(repo, args.fact_id, _actor())
+        print(f"已删除事实 {args.fact_id}", file=sys.stderr)
+    else:
+        facts = repo.facts()
+        if args.json:
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": f.id,
+                            "question": f.question,
+                            "alternatives": list(f.alternatives),
+                            "answer": f.answer,
+                            "report_id": f.report_id,
+                        }
+                        for f in facts
+                    ],
+                    ensure_ascii=False,
+                )
+            )
+        for f in [] if args.json else facts:
+            print(f"{f.id}\t{f.question}\t→ {f.answer}\t[{f.report_id}]")
+    return 0
+
+
+def cmd_history(settings: Settings) -> int:
+    from reportqa.repository import Repository
+
+    for record in Repository(settings.knowledge_dir).audit(limit=30):
+        print(
+            f"#{record.get('seq')}\t{record.get('time')}\t{record.get('actor')}\t"
+            f"{record.get('action')}\t{record.get('target')}\t{record.get('outcome')}"
+        )
+    return 0
+
+
+def cmd_undo(settings: Settings) -> int:
+    from reportqa.repository import Repository
+
+    change = Repository(settings.knowledge_dir).undo(_actor())
+    print(f"已撤销：{change.target}", file=sys.stderr)
+    return 0
+
+
 def cmd_validate(settings: Settings) -> int:
     from reportqa import store
 
@@ -253,7 +334,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_console(settings)
     from telegram_app import ALLOWED_UPDATES, build_application
 
-    app = build_application(settings, _service(settings))
+    service, live = _service(settings)
+    app = build_application(settings, service, live)
     if getattr(args, "webhook_url", None):
         from urllib.parse import urlparse
 
@@ -304,6 +386,22 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--dry-run", action="store_true", help="show what would be written")
     sub.add_parser("rebuild", help="re-ingest every raw file in knowledge/sources")
     sub.add_parser("validate", help="check the knowledge base")
+    rm = sub.add_parser("remove", help="remove a report (its raw file and its facts too)")
+    rm.add_argument("report_id")
+    facts = sub.add_parser("facts", help="curated facts: add, list, remove")
+    fsub = facts.add_subparsers(dest="facts_command", required=True)
+    fadd = fsub.add_parser("add", help="add a fact")
+    fadd.add_argument("--question", required=True)
+    fadd.add_argument("--answer", required=True)
+    fadd.add_argument("--report", required=True, help="the report_id it comes from")
+    fadd.add_argument("--alt", action="append", help="another phrasing (repeatable)")
+    fadd.add_argument("--section")
+    flist = fsub.add_parser("list", help="list the facts")
+    flist.add_argument("--json", action="store_true")
+    frm = fsub.add_parser("remove", help="remove a fact")
+    frm.add_argument("fact_id")
+    sub.add_parser("history", help="recent changes to the knowledge base")
+    sub.add_parser("undo", help="restore the version before the latest change")
     rep = sub.add_parser("reports", help="list the reports")
     rep.add_argument("--json", action="store_true")
     ev = sub.add_parser("eval", help="score a gold question set")
@@ -327,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         "ask": lambda: cmd_ask(args, settings),
         "ingest": lambda: cmd_ingest(args, settings),
         "rebuild": lambda: cmd_rebuild(settings),
+        "remove": lambda: cmd_remove(args, settings),
+        "facts": lambda: cmd_facts(args, settings),
+        "history": lambda: cmd_history(settings),
+        "undo": lambda: cmd_undo(settings),
         "validate": lambda: cmd_validate(settings),
         "reports": lambda: cmd_reports(args, settings),
         "eval": lambda: cmd_eval(args, settings),

@@ -97,22 +97,31 @@ class ChatService:
 
     def ask(self, chat_id: int, user_id: int, text: str, top: int = 3) -> Reply:
         """Answer a message: a follow-up reuses the chat's previous question."""
+        engine = self.engine  # one knowledge base for the whole question, even during a swap
         state = self.chats.setdefault(chat_id, ChatState())
         question, followup = text.strip(), False
         if state.previous:
-            rewritten = rewrite(self.engine, state.previous, question)
+            rewritten = rewrite(engine, state.previous, question)
             if rewritten:
                 question, followup = rewritten, True
-        reply = self.answer(question, state.scope, top)
+        reply = self.answer(question, state.scope, top, engine)
         state.previous = question
         self._log_question(reply, chat_id, user_id)
         return Reply(reply.answer, question, reply.qid, followup)
 
-    def answer(self, question: str, scope: frozenset[str] | None, top: int = 3) -> Reply:
+    def answer(
+        self,
+        question: str,
+        scope: frozenset[str] | None,
+        top: int = 3,
+        engine: Engine | None = None,
+    ) -> Reply:
         """Answer a question as asked (no follow-up logic), within some reports if given."""
-        known = {r.report_id for r in self.engine.kb.reports}
-        only = frozenset(scope & known) if scope and scope & known else None
-        answer = self.engine.ask(question, top=top, report_ids=only)
+        engine = engine or self.engine
+        only = None
+        if scope:
+            only = frozenset(r for r in scope if engine.kb.report(r) is not None) or None
+        answer = engine.ask(question, top=top, report_ids=only)
         return Reply(answer, question, self.remember(question, scope))
 
     def remember(self, question: str, scope: frozenset[str] | None = None) -> str:
@@ -249,3 +258,64 @@ class ChatService:
                 self._questions[str(record["qid"])] = (str(record["question"]), scope)
             except (ValueError, KeyError, TypeError):
                 continue
+
+
+# ---------------------------------------------------------------- reading the logs (admins)
+
+
+@dataclass(frozen=True)
+class Usage:
+    asked: int
+    answered: int
+
+    @property
+    def unanswered(self) -> int:
+        return self.asked - self.answered
+
+
+def _records(path: Path, since: float = 0.0) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    out = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and float(record.get("t", 0)) >= since:
+                out.append(record)
+    return out
+
+
+def usage(state_dir: Path | None, since: float) -> Usage:
+    """Questions asked and answered since a time (from the question log)."""
+    if state_dir is None:
+        return Usage(0, 0)
+    records = _records(state_dir / QUESTION_LOG, since)
+    return Usage(len(records), sum(1 for r in records if r.get("answered")))
+
+
+def unanswered(state_dir: Path | None, limit: int = 10) -> tuple[list[str], list[tuple[str, int]]]:
+    """The most recent and the most frequent questions that got no answer."""
+    if state_dir is None:
+        return [], []
+    missed = [
+        str(r.get("question", ""))
+        for r in _records(state_dir / QUESTION_LOG)
+        if not r.get("answered")
+    ]
+    recent = list(dict.fromkeys(reversed(missed)))[:limit]
+    counts: dict[str, int] = {}
+    for q in missed:
+        counts[q] = counts.get(q, 0) + 1
+    frequent = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return recent, frequent
+
+
+def negative_feedback(state_dir: Path | None, limit: int = 10) -> list[dict[str, object]]:
+    """The latest answers people marked 👎, newest first."""
+    if state_dir is None:
+        return []
+    votes = [r for r in _records(state_dir / FEEDBACK_LOG) if r.get("vote") == "down"]
+    return list(reversed(votes))[:limit]

@@ -10,8 +10,9 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from chat import ChatService
 from config import Settings
-from handlers import register
+from handlers import admin, register
 from handlers.state import BotData
+from reportqa.live import LiveKnowledge
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
@@ -23,10 +24,21 @@ COMMANDS = [
     BotCommand("reports", "按报告浏览和限定"),
     BotCommand("all", "取消限定，查全部报告"),
 ]
-ADMIN_COMMANDS: list[BotCommand] = []  # the admin tools add theirs here
+ADMIN_COMMANDS = [
+    BotCommand("addfact", "添加问答"),
+    BotCommand("facts", "列出问答"),
+    BotCommand("delfact", "删除问答"),
+    BotCommand("reload", "重新读取知识库"),
+    BotCommand("undo", "撤销上一次改动"),
+    BotCommand("history", "最近的改动"),
+    BotCommand("kbstats", "知识库与提问统计"),
+    BotCommand("unanswered", "未能回答的问题"),
+    BotCommand("feedback", "被点踩的回答"),
+]
+assert {c.command for c in ADMIN_COMMANDS} == set(admin.ADMIN_COMMANDS)
 
 
-def build_application(settings: Settings, service: ChatService) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, service: ChatService, live: LiveKnowledge) -> Application:  # type: ignore[type-arg]
     """The bot, ready to run_polling() or run_webhook()."""
     assert settings.token is not None
     builder = (
@@ -41,8 +53,8 @@ def build_application(settings: Settings, service: ChatService) -> Application: 
         limiter = AIORateLimiter(overall_max_rate=settings.flood_limit, max_retries=3)
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
-    app.bot_data.attach(service, settings)
-    register(app)
+    app.bot_data.attach(service, settings, live)
+    register(app, settings.admin_ids)
     return app
 
 
@@ -53,11 +65,11 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await app.bot.set_my_commands(COMMANDS, scope=BotCommandScopeDefault())
     except TelegramError as e:
         log.warning("could not set the command menu: %s", e)
-    for admin in sorted(settings.admin_ids):
+    for admin_id in sorted(settings.admin_ids):
         try:
             await app.bot.set_my_commands(
-                COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin)
+                COMMANDS + ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id)
             )
         except TelegramError as e:  # e.g. the admin never started a chat with the bot
-            log.warning("could not set the admin menu for %s: %s", admin, e)
+            log.warning("could not set the admin menu for %s: %s", admin_id, e)
     log.info("bot @%s ready", app.bot.username)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+from zoneinfo import ZoneInfo
+
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -11,26 +14,48 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import ask, browse, errors
+from handlers import admin, ask, browse, errors
+
+WATCH_INTERVAL = 2.0  # seconds between looks at the knowledge folder
+DIGEST_TIME = datetime.time(9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add all handlers. Order matters within the default group: commands first, then button
-    presses, then plain text (private chats: any text is a question; groups: only messages
-    addressed to the bot, so other chatter is ignored). The error handler comes last."""
+def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
+    """Add all handlers and jobs.
+
+    Group -1 runs first: an admin's text that answers an open admin dialogue (correcting an
+    upload, /addfact step by step) is consumed there and stops further handling; any other
+    text falls through to group 0. In group 0 order matters: commands, then button presses,
+    then documents, then plain text (private chats: any text is a question; groups: only
+    messages addressed to the bot, so other chatter is ignored). The error handler is last.
+    """
+    admins = filters.User(user_id=admin_ids, allow_empty=False)
+    private = filters.ChatType.PRIVATE
+    text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(private & text & admins, admin.on_admin_text), group=-1)
+
     app.add_handler(CommandHandler("start", browse.on_start))
     app.add_handler(CommandHandler("help", browse.on_help))
     app.add_handler(CommandHandler("ask", ask.on_ask_command))
     app.add_handler(CommandHandler("agencies", browse.on_agencies))
     app.add_handler(CommandHandler("reports", browse.on_reports))
     app.add_handler(CommandHandler("all", browse.on_all))
+    for name, callback in admin.ADMIN_COMMANDS.items():  # admins only (checked again inside)
+        app.add_handler(CommandHandler(name, callback, filters=admins))
+    app.add_handler(CommandHandler(list(admin.ADMIN_COMMANDS), admin.refuse))  # everyone else
+    app.add_handler(CallbackQueryHandler(admin.on_admin_button, pattern=r"^adm\|"))
     app.add_handler(CallbackQueryHandler(ask.on_button, pattern=r"^[mofq]\|"))
     app.add_handler(CallbackQueryHandler(browse.on_browse_button, pattern=r"^[aArR]\|"))
     app.add_handler(CallbackQueryHandler(ask.on_button))  # unknown buttons are still answered
     app.add_handler(InlineQueryHandler(ask.on_inline_query))
-    text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
-    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & text, ask.on_private_text))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document))
+    app.add_handler(MessageHandler(private & text, ask.on_private_text))
     app.add_handler(
         MessageHandler(filters.ChatType.GROUPS & text & ask.AddressedToBot(), ask.on_group_text)
     )
     app.add_error_handler(errors.on_error)
+
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(admin.watch, interval=WATCH_INTERVAL, first=WATCH_INTERVAL)
+        if admin_ids:
+            app.job_queue.run_daily(admin.digest, time=DIGEST_TIME)

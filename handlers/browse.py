@@ -51,7 +51,10 @@ async def on_start(update: Update, context: Context) -> None:
 
 async def on_help(update: Update, context: Context) -> None:
     if update.effective_message:
-        await send(update.effective_message, HELP)
+        from handlers.admin import ADMIN_HELP, is_admin
+
+        extra = f"\n\n{ADMIN_HELP}" if is_admin(update, context) else ""
+        await send(update.effective_message, HELP + extra)
 
 
 async def on_all(update: Update, context: Context) -> None:
@@ -93,10 +96,13 @@ async def on_agencies(update: Update, context: Context) -> None:
 
 async def on_reports(update: Update, context: Context) -> None:
     if update.effective_message:
-        await _show_page(update.effective_message, context, "reports", 0, edit=False)
+        user = update.effective_user.id if update.effective_user else 0
+        await _show_page(update.effective_message, context, "reports", 0, False, user)
 
 
-async def _show_page(message: Message, context: Context, what: str, page: int, edit: bool) -> None:
+async def _show_page(
+    message: Message, context: Context, what: str, page: int, edit: bool, user_id: int = 0
+) -> None:
     service = context.bot_data.service
     if what == "agencies":
         items, choose, turn = _agency_items(context), "A", "a"
@@ -108,7 +114,9 @@ async def _show_page(message: Message, context: Context, what: str, page: int, e
     scope = service.scope_label(message.chat.id)
     if scope:
         head += f"\n当前限定：{escape(scope)}（/all 取消）"
-    markup = views.paged_keyboard(items, page, choose, turn)
+    is_admin = user_id in context.bot_data.settings.admin_ids
+    remove = "adm|del" if what == "reports" and is_admin else ""
+    markup = views.paged_keyboard(items, page, choose, turn, remove)
     if edit:
         with contextlib.suppress(TelegramError):  # an unchanged page is not an error
             await message.edit_text(head, reply_markup=markup, parse_mode=ParseMode.HTML)
@@ -128,7 +136,8 @@ async def on_browse_button(update: Update, context: Context) -> None:
     if kind in ("a", "r"):
         await query.answer()
         page = int(rest) if rest.isdigit() else 0
-        await _show_page(message, context, "agencies" if kind == "a" else "reports", page, True)
+        what = "agencies" if kind == "a" else "reports"
+        await _show_page(message, context, what, page, True, query.from_user.id)
         return
     if kind == "A":
         chosen = {views.short_key(a): (a, rs) for a, rs in _agencies(context).items()}.get(rest)

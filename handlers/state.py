@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Any
+
 from telegram.ext import CallbackContext, ExtBot
 
 from chat import ChatService
 from config import Settings
+from reportqa.live import LiveKnowledge
+from reportqa.repository import Repository
+
+if TYPE_CHECKING:
+    from handlers.admin import PendingUpload
 
 
 class BotData:
@@ -18,10 +26,28 @@ class BotData:
     def __init__(self) -> None:
         self._service: ChatService | None = None
         self._settings: Settings | None = None
+        self._live: LiveKnowledge | None = None
+        self.pending: dict[str, PendingUpload] = {}  # uploads waiting for 确认入库
 
-    def attach(self, service: ChatService, settings: Settings) -> None:
+    def attach(self, service: ChatService, settings: Settings, live: LiveKnowledge) -> None:
         self._service = service
         self._settings = settings
+        self._live = live
+
+    @property
+    def live(self) -> LiveKnowledge:
+        assert self._live is not None, "BotData.attach() was not called"
+        return self._live
+
+    @property
+    def repo(self) -> Repository:
+        return Repository(self.settings.knowledge_dir)
+
+    def expire_uploads(self, ttl: float) -> None:
+        now = time.time()
+        for token, upload in list(self.pending.items()):
+            if now - upload.created > ttl:
+                del self.pending[token]
 
     @property
     def service(self) -> ChatService:
@@ -34,4 +60,4 @@ class BotData:
         return self._settings
 
 
-Context = CallbackContext[ExtBot[None], dict, dict, BotData]  # type: ignore[type-arg]
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

@@ -78,15 +78,18 @@ def questions_keyboard(questions: list[tuple[str, str]]) -> InlineKeyboardMarkup
 
 
 def paged_keyboard(
-    items: list[tuple[str, str]], page: int, choose: str, turn: str
+    items: list[tuple[str, str]], page: int, choose: str, turn: str, remove: str = ""
 ) -> InlineKeyboardMarkup:
-    """One button per (label, key) on this page, then ◀ ▶ to turn pages."""
+    """One button per (label, key) on this page (with a 🗑 button beside it when `remove`
+    names its callback prefix), then ◀ ▶ to turn pages."""
     pages = max(1, -(-len(items) // PAGE))
     page = min(max(page, 0), pages - 1)
-    rows = [
-        [InlineKeyboardButton(label[:48], callback_data=f"{choose}|{key}")]
-        for label, key in items[page * PAGE : (page + 1) * PAGE]
-    ]
+    rows = []
+    for label, key in items[page * PAGE : (page + 1) * PAGE]:
+        row = [InlineKeyboardButton(label[:48], callback_data=f"{choose}|{key}")]
+        if remove:
+            row.append(InlineKeyboardButton("🗑 删除", callback_data=f"{remove}|{key}"))
+        rows.append(row)
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("◀ 上一页", callback_data=f"{turn}|{page - 1}"))

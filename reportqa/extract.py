@@ -24,7 +24,8 @@ RATIO_CHECK_MIN_BYTES = 1024 * 1024
 
 TEXT_SUFFIXES = frozenset({"", ".txt", ".text", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
-SUPPORTED = ".txt、.docx、.html、.htm"
+SUPPORTED = ".txt、.docx、.html、.htm、.pdf"
+MAX_PDF_PAGES = 500
 
 # UTF-32 BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS = (
@@ -124,6 +125,8 @@ def extract_text(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".docx":
         text = _docx_text(data, name)
+    elif suffix == ".pdf":
+        text = _pdf_text(data, name)
     elif suffix in HTML_SUFFIXES:
         text = _html_text(data, name)
     elif suffix in TEXT_SUFFIXES:
@@ -134,7 +137,7 @@ def extract_text(path: Path) -> str:
         except ExtractError as exc:
             raise ExtractError(
                 f"{name}: 不支持的文件类型“{suffix}”，请使用 {SUPPORTED} 文件"
-                "（Word 请另存为 .docx，PDF 请先转成文本）"
+                "（旧版 Word 请另存为 .docx）"
             ) from exc
     if not text.strip():
         raise ExtractError(f"{name}: 文件为空（没有可提取的文字），请检查文件内容后重试")
@@ -298,6 +301,32 @@ def _docx_text(data: bytes, name: str) -> str:
             "请用 Word 另存为 .docx 后重试"
         ) from exc
     return _finish("\n".join(lines), name)
+
+
+def _pdf_text(data: bytes, name: str) -> str:
+    """The text layer of a PDF, page by page; a scan without one is refused clearly."""
+    if not data.startswith(b"%PDF"):
+        raise ExtractError(f"{name}: 不是有效的 PDF 文件，请检查文件后重试")
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise ExtractError(f"{name}: PDF 已加密，请提供未加密的文件")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise ExtractError(f"{name}: PDF 超过 {MAX_PDF_PAGES} 页，请拆分后再上传")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except ExtractError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ExtractError(f"{name}: PDF 文件损坏，无法读取（{type(exc).__name__}）") from exc
+    text = "\n".join(pages)
+    if len("".join(text.split())) < 20:
+        raise ExtractError(
+            f"{name}: PDF 没有文字层（可能是扫描件），请提供带文字的 PDF 或 .docx/.txt 文件"
+        )
+    return _finish(text, name)
 
 
 def _decode_html(data: bytes, name: str) -> str:

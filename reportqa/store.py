@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,12 @@ def report_files(folder: Path) -> list[Path]:
     return sorted((folder / "reports").glob("*.yaml")) if (folder / "reports").is_dir() else []
 
 
-def read_text(path: Path, problems: list[Problem]) -> str | None:
-    """The file as UTF-8 text, or None with a problem naming the line of the first bad byte."""
+def read_text(path: Path, problems: list[Problem], data: bytes | None = None) -> str | None:
+    """The file (or `data` given for it) as UTF-8 text, or None with a problem naming the
+    line of the first bad byte."""
     try:
-        data = path.read_bytes()
+        if data is None:
+            data = path.read_bytes()
     except OSError as e:
         problems.append(Problem(str(path), 0, f"cannot read file: {e.strerror}"))
         return None
@@ -283,14 +285,24 @@ def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ..
     return tuple(out)
 
 
-def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
-    """Read and check every file of the knowledge folder."""
+def validate(
+    folder: Path, overlay: dict[str, bytes | None] | None = None
+) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
+    None for a deleted file) checks the folder as it would be after a change."""
+    overlay = overlay or {}
     problems: list[Problem] = []
     reports: list[Report] = []
     ids: dict[str, str] = {}
     passage_ids: dict[str, str] = {}
-    for path in report_files(folder):
-        text = read_text(path, problems)
+    paths = {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
+    for rel in overlay:
+        if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
+            paths[rel] = folder / rel
+    for rel, path in sorted(paths.items()):
+        if rel in overlay and overlay[rel] is None:
+            continue
+        text = read_text(path, problems, overlay.get(rel))
         if text is None:
             continue
         report = parse_report(text, str(path), problems)
@@ -321,8 +333,11 @@ def validate(folder: Path) -> tuple[KnowledgeBase | None, list[Problem]]:
         reports.append(report)
     facts: tuple[Fact, ...] = ()
     facts_path = folder / "facts.yaml"
-    if facts_path.exists():
-        text = read_text(facts_path, problems)
+    facts_data = overlay.get("facts.yaml") if "facts.yaml" in overlay else None
+    if ("facts.yaml" in overlay and facts_data is not None) or (
+        "facts.yaml" not in overlay and facts_path.exists()
+    ):
+        text = read_text(facts_path, problems, facts_data)
         if text is not None:
             facts = parse_facts(text, str(facts_path), problems)
             for fact in facts:
@@ -420,8 +435,11 @@ def dump_facts(facts: Iterable[Fact]) -> str:
     return dump_yaml({"facts": items})
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write via a temporary file in the same folder: fsync, rename, fsync the folder."""
+def atomic_write(
+    path: Path, data: str | bytes, checkpoint: Callable[[str], None] | None = None
+) -> None:
+    """Write via a temporary file in the same folder: fsync, rename, fsync the folder.
+    `checkpoint` (tests inject faults there) is called before and after the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -430,7 +448,11 @@ def atomic_write(path: Path, data: str | bytes) -> None:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
+        if checkpoint:
+            checkpoint(f"before-rename:{path.name}")
         os.replace(tmp, path)
+        if checkpoint:
+            checkpoint(f"after-rename:{path.name}")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -29,12 +29,14 @@ def copy_knowledge(dest: Path) -> Path:
     return dest
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """relative path -> bytes of every file in a knowledge folder, ignoring the index cache."""
+def snapshot(folder: Path, history: bool = False) -> dict[str, bytes]:
+    """relative path -> bytes of every file in a knowledge folder, ignoring the index cache
+    and the lock file, and (unless `history`) the change history and audit log."""
+    skip = {".cache"} if history else {".cache", ".history"}
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and ".cache" not in p.relative_to(folder).parts
+        if p.is_file() and not skip & set(p.relative_to(folder).parts) and p.name != ".lock"
     }
 
 

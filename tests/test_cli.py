@@ -420,7 +420,12 @@ def test_ingest_new_report(run_cli: RunCli, kb_copy: Path, tmp_path: Path, encod
     assert "已写入 ningbo_caizheng_2021" in res.stderr
     after = snapshot(kb_copy)
     added = sorted(set(after) - set(before))
-    assert added == ["reports/ningbo_caizheng_2021.yaml", "sources/ningbo_caizheng_2021.txt"]
+    history = [k for k in snapshot(kb_copy, history=True) if k.startswith(".history/")]
+    assert [k for k in added if k not in history] == [
+        "reports/ningbo_caizheng_2021.yaml",
+        "sources/ningbo_caizheng_2021.txt",
+    ]
+    assert ".history/audit.jsonl" in history  # the change is recorded
     assert all(after[k] == v for k, v in before.items())  # nothing else changed
     assert after["sources/ningbo_caizheng_2021.txt"] == raw.read_bytes()
     kb = store.load(kb_copy)

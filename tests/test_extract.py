@@ -88,9 +88,17 @@ def test_binary_rejected(tmp_path: Path, name: str, data: bytes) -> None:
 def test_unknown_extension(tmp_path: Path) -> None:
     text_path = write(tmp_path, "报告.log", PARAGRAPH.encode("gb18030"))
     assert extract_text(text_path) == PARAGRAPH
+    doc = write(tmp_path, "报告.doc", b"\xd0\xcf\x11\xe0" + random.Random(1).randbytes(2048))
+    with pytest.raises(ExtractError, match=r"报告\.doc: 不支持的文件类型.*\.docx"):
+        extract_text(doc)
+
+
+def test_broken_pdf(tmp_path: Path) -> None:
     pdf = write(tmp_path, "报告.pdf", b"%PDF-1.7\n" + random.Random(1).randbytes(2048))
-    with pytest.raises(ExtractError, match=r"报告\.pdf: 不支持的文件类型.*\.docx"):
+    with pytest.raises(ExtractError, match=r"报告\.pdf: PDF 文件损坏"):
         extract_text(pdf)
+    with pytest.raises(ExtractError, match=r"报告\.pdf: 不是有效的 PDF"):
+        extract_text(write(tmp_path, "报告.pdf", b"hello"))
 
 
 def test_too_big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

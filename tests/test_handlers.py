@@ -30,6 +30,7 @@ import telegram_app
 from config import load_settings
 from handlers import ask, errors, views
 from handlers.state import BotData
+from reportqa.live import LiveKnowledge
 from reportqa.models import KnowledgeBase
 from reportqa.search import Engine
 from tests.botapi_stub import EntityParseError, parse_html, utf16_len
@@ -329,8 +330,9 @@ async def start(service: chat.ChatService, settings: Any) -> Harness:
         .context_types(ContextTypes(bot_data=BotData))
         .build()
     )
-    app.bot_data.attach(service, settings)
-    handlers.register(app)
+    live = LiveKnowledge(settings.knowledge_dir, service.engine)
+    app.bot_data.attach(service, settings, live)
+    handlers.register(app, settings.admin_ids)
     await app.initialize()
     return Harness(app, rec, service)
 
@@ -592,7 +594,9 @@ async def test_feedback_for_an_unknown_question(bot: Harness, tmp_path: Path) ->
 async def test_buttons_survive_a_restart(bot: Harness, engine: Engine, tmp_path: Path) -> None:
     """A new service over the same state folder still knows the questions of old buttons."""
     message, data = await _first_answer(bot)
-    bot.app.bot_data.attach(chat.ChatService(lambda: engine, tmp_path), bot.app.bot_data.settings)
+    bot.app.bot_data.attach(
+        chat.ChatService(lambda: engine, tmp_path), bot.app.bot_data.settings, bot.app.bot_data.live
+    )
     query = await bot.press(data["更多结果"], message)
     assert not bot.callback_answer(query).get("show_alert")
     assert len(bot.rec.of("editMessageText")) == 1

@@ -1,0 +1,626 @@
+"""Admin tools in the chat: upload reports, curate facts, remove, undo, reload, statistics.
+
+Admins are the user ids in BOT_ADMIN_IDS. Their commands are registered with a user filter
+and every handler checks again before it acts; anyone else gets a short refusal, nothing
+changes, and the attempt is logged. All changes go through the Repository (validated, locked,
+atomic, with history and audit), then the live knowledge base is reloaded, so questions use the
+change at once.
+
+Callback data: adm|ok|<t> adm|no|<t> adm|fix|<t> adm|set|<t>|<field>  (a pending upload t),
+adm|del|<key> adm|delok|<key> (remove a report), adm|cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+import chat
+from handlers import views
+from handlers.ask import send
+from handlers.state import Context
+from render import escape
+from reportqa import kbwrite
+from reportqa.ingest import Overrides
+from reportqa.kbwrite import IngestFailed, Prepared
+from reportqa.models import Report
+from reportqa.repository import ChangeRejected
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD = 20 * 1024 * 1024
+PENDING_TTL = 3600  # seconds an upload waits for confirmation
+REFUSAL = "抱歉，只有管理员可以使用这个功能。"
+FIELDS = {"agency": "机构全称", "year": "年份", "title": "标题", "doc_type": "文件类型"}
+ADMIN_HELP = """<b>管理员命令</b>
+发送报告文件（.txt .docx .html .pdf 或知识库 .yaml）即可预览并入库
+/addfact 问题 | 答案 | 报告ID — 添加问答（只发 /addfact 则逐步填写）
+/facts 列出问答  /delfact 编号 删除问答
+/reports 浏览报告（管理员可删除）  /reload 重新读取知识库文件夹
+/undo 撤销上一次改动  /history 最近的改动
+/kbstats 知识库与提问统计  /unanswered 未能回答的问题  /feedback 被点 👎 的回答"""
+
+
+@dataclass
+class PendingUpload:
+    prepared: Prepared
+    data: bytes
+    name: str
+    admin: int
+    flags: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+
+
+def is_admin(update: Update, context: Context) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in context.bot_data.settings.admin_ids
+
+
+async def refuse(update: Update, context: Context) -> None:
+    """Anyone else trying an admin command or upload: a short refusal, and a log line."""
+    user = update.effective_user
+    what = update.effective_message.text if update.effective_message else "button"
+    log.warning("refused admin action from user %s: %r", user.id if user else None, what)
+    if update.callback_query:
+        await update.callback_query.answer(REFUSAL, show_alert=True)
+    elif update.effective_message:
+        await send(update.effective_message, REFUSAL)
+
+
+def _actor(update: Update) -> str:
+    user = update.effective_user
+    return f"telegram:{user.id}" if user else "telegram"
+
+
+async def _reload(context: Context) -> str:
+    result = await asyncio.to_thread(context.bot_data.live.reload, True)
+    if result.problems:
+        return "\n⚠️ 知识库重新加载失败，仍在使用上一个版本：\n" + escape(
+            "\n".join(result.problems[:5])
+        )
+    return ""
+
+
+# ---------------------------------------------------------------- uploads
+
+
+async def on_document(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    doc = message.document
+    name = kbwrite.safe_name(doc.file_name or "upload.txt")
+    if doc.file_size is not None and doc.file_size > MAX_UPLOAD:  # checked before downloading
+        await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。请压缩图片或拆分后再发送。")
+        return
+    try:
+        file = await doc.get_file()
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as e:
+        await send(message, f"下载文件失败（{escape(str(e))}），请重新发送。")
+        return
+    if len(data) > MAX_UPLOAD:
+        await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。")
+        return
+    await _preview(message, context, data, name, {})
+
+
+async def _preview(
+    message: Message, context: Context, data: bytes, name: str, flags: dict[str, Any]
+) -> None:
+    folder = context.bot_data.settings.knowledge_dir
+    try:
+        prepared = await asyncio.to_thread(
+            kbwrite.prepare_upload, data, name, folder, Overrides(**flags)
+        )
+    except IngestFailed as e:
+        await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
+        return
+    bot_data = context.bot_data
+    bot_data.expire_uploads(PENDING_TTL)
+    token = secrets.token_hex(4)
+    user_id = message.chat.id
+    bot_data.pending[token] = PendingUpload(prepared, data, name, user_id, flags)
+    await send(
+        message,
+        preview_text(prepared, bot_data.live.engine.kb.report(prepared.report.report_id)),
+        _preview_keyboard(token),
+    )
+
+
+def preview_text(prepared: Prepared, old: Report | None) -> str:
+    r = prepared.report
+    sections = {p.section[:2] for p in r.passages if p.section}
+    lines = [
+        "<b>导入预览</b>",
+        f"机构：{escape(r.agency or '（未识别）')}",
+        f"标题：{escape(r.title or '（未识别）')}",
+        f"年份：{r.year or '（未识别）'}　类型：{escape(r.doc_type or '（未识别）')}",
+        f"章节 {len(sections)} 个，段落 {len(r.passages)} 段",
+        f"报告ID：<code>{escape(r.report_id)}</code>",
+    ]
+    if prepared.needs_flag:
+        names = "、".join(FIELDS.get(f, f) for f in prepared.needs_flag)
+        lines.append(f"⚠️ 未能识别：{names}（可点「修改信息」补充）")
+    if old is not None:
+        d = kbwrite.diff(old, r)
+        lines.append(
+            f"🔁 这是已有报告的新版本：新增 {d.added} 段，删除 {d.removed} 段，"
+            f"修改 {d.changed} 段。确认后将替换旧版本。"
+            if not d.empty
+            else "🔁 与知识库中的版本相同。"
+        )
+    samples = [p for p in r.passages if p.section[:1] != ("文件信息",)][:2]
+    for p in samples:
+        lines.append(f"<blockquote>{escape(p.text[:160])}</blockquote>")
+    return "\n".join(lines)
+
+
+def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("确认入库", callback_data=f"adm|ok|{token}"),
+                InlineKeyboardButton("修改信息", callback_data=f"adm|fix|{token}"),
+                InlineKeyboardButton("取消", callback_data=f"adm|no|{token}"),
+            ]
+        ]
+    )
+
+
+# ---------------------------------------------------------------- buttons
+
+
+async def on_admin_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None or not query.data:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    parts = query.data.split("|")
+    action = parts[1] if len(parts) > 1 else ""
+    bot_data = context.bot_data
+    message = query.message if isinstance(query.message, Message) else None
+    if action in ("ok", "no", "fix", "set"):
+        upload = bot_data.pending.get(parts[2] if len(parts) > 2 else "")
+        if upload is None or message is None:
+            await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
+            return
+        token = parts[2]
+        if action == "no":
+            bot_data.pending.pop(token, None)
+            await query.answer("已取消")
+            await _edit(message, "已取消导入，知识库没有任何改动。")
+        elif action == "fix":
+            await query.answer()
+            rows = [
+                [InlineKeyboardButton(f"修改{label}", callback_data=f"adm|set|{token}|{key}")]
+                for key, label in FIELDS.items()
+            ]
+            await message.edit_reply_markup(InlineKeyboardMarkup(rows))
+        elif action == "set":
+            key = parts[3] if len(parts) > 3 else ""
+            if key not in FIELDS:
+                await query.answer()
+                return
+            context.chat_data["editing"] = (token, key)  # type: ignore[index]
+            await query.answer()
+            await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
+        else:  # ok
+            bot_data.pending.pop(token, None)
+            await query.answer("正在保存…")
+            try:
+                change = await asyncio.to_thread(
+                    kbwrite.save_report, bot_data.repo, upload.prepared, _actor(update)
+                )
+            except (ChangeRejected, IngestFailed) as e:
+                await _edit(message, f"❌ 未保存：{escape(str(e))}")
+                return
+            note = await _reload(context)
+            r = upload.prepared.report
+            await _edit(
+                message,
+                f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
+                f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
+                f"现在提问即可使用。{note}",
+            )
+        return
+    if action in ("del", "delok"):
+        key = parts[2] if len(parts) > 2 else ""
+        by_key = {views.short_key(r.report_id): r for r in bot_data.live.engine.kb.reports}
+        report = by_key.get(key)
+        if report is None or message is None:
+            await query.answer("该报告已不在知识库中。", show_alert=True)
+            return
+        await query.answer()
+        if action == "del":
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton("确认删除", callback_data=f"adm|delok|{key}"),
+                        InlineKeyboardButton("取消", callback_data="adm|cancel"),
+                    ]
+                ]
+            )
+            await send(
+                message,
+                f"确定删除 {escape(report.agency)}《{escape(report.title)}》"
+                f"（{len(report.passages)} 段）吗？引用它的问答也会一并删除。",
+                markup,
+            )
+            return
+        try:
+            change = await asyncio.to_thread(
+                kbwrite.remove_report, bot_data.repo, report.report_id, _actor(update)
+            )
+        except ChangeRejected as e:
+            await _edit(message, f"❌ 未删除：{escape(str(e))}")
+            return
+        note = await _reload(context)
+        await _edit(
+            message,
+            f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。{note}",
+        )
+        return
+    if action == "cancel" and message is not None:
+        await query.answer("已取消")
+        await _edit(message, "已取消。")
+        return
+    await query.answer()
+
+
+async def _edit(message: Message, text: str) -> None:
+    try:
+        await message.edit_text(text, parse_mode=ParseMode.HTML)
+    except TelegramError:  # the message may be gone or unchanged: say it anew
+        await send(message, text)
+
+
+# ---------------------------------------------------------------- dialogues
+
+
+async def on_admin_text(update: Update, context: Context) -> None:
+    """Steps of admin dialogues (correcting an upload, /addfact). Runs before the question
+    handler; when no dialogue is open it does nothing and the text is a question as usual."""
+    message = update.effective_message
+    if message is None or not message.text or not is_admin(update, context):
+        return
+    chat_data = context.chat_data
+    if chat_data is None:
+        return
+    text = message.text.strip()
+    if "editing" in chat_data:
+        token, key = chat_data.pop("editing")
+        upload = context.bot_data.pending.pop(token, None)
+        if text == "取消" or upload is None:
+            await send(message, "已放弃修改。" if upload else "这个预览已过期，请重新发送文件。")
+            raise ApplicationHandlerStop
+        flags = dict(upload.flags)
+        if key == "year":
+            if not (text.isdigit() and 1949 <= int(text) <= 2100):
+                context.bot_data.pending[token] = upload
+                chat_data["editing"] = (token, key)
+                await send(message, "年份应为四位数字，例如 2021，请重新发送：")
+                raise ApplicationHandlerStop
+            flags[key] = int(text)
+        else:
+            flags[key] = text
+        await _preview(message, context, upload.data, upload.name, flags)
+        raise ApplicationHandlerStop
+    if "addfact" in chat_data:
+        await _addfact_step(message, context, text)
+        raise ApplicationHandlerStop
+
+
+async def _addfact_step(message: Message, context: Context, text: str) -> None:
+    chat_data = context.chat_data
+    assert chat_data is not None
+    draft: dict[str, Any] = chat_data["addfact"]
+    if text == "取消":
+        chat_data.pop("addfact", None)
+        await send(message, "已取消添加问答。")
+        return
+    step = draft["step"]
+    if step == "question":
+        draft.update(question=text, step="alternatives")
+        await send(message, "其他问法（每行一个；没有请发“无”）：")
+    elif step == "alternatives":
+        draft["alternatives"] = (
+            ()
+            if text in ("无", "没有", "-")
+            else tuple(line.strip() for line in text.splitlines() if line.strip())
+        )
+        draft["step"] = "answer"
+        await send(message, "答案：")
+    elif step == "answer":
+        draft.update(answer=text, step="report")
+        reports = context.bot_data.live.engine.kb.reports
+        listing = "\n".join(
+            f"<code>{escape(r.report_id)}</code> {escape(r.agency)} {r.year or ''}"
+            for r in reports[:30]
+        )
+        await send(message, f"来源报告的 ID（从下面复制）：\n{listing}")
+    else:
+        chat_data.pop("addfact", None)
+        await _save_fact(
+            message,
+            context,
+            draft["question"],
+            draft["answer"],
+            text,
+            draft.get("alternatives", ()),
+        )
+
+
+async def _save_fact(
+    message: Message,
+    context: Context,
+    question: str,
+    answer: str,
+    report_id: str,
+    alternatives: tuple[str, ...],
+) -> None:
+    user_id = message.from_user.id if message.from_user else 0
+    try:
+        fact, change = await asyncio.to_thread(
+            kbwrite.add_fact,
+            context.bot_data.repo,
+            question,
+            answer,
+            report_id,
+            f"telegram:{user_id}",
+            alternatives,
+        )
+    except ChangeRejected as e:
+        await send(message, f"❌ 未保存：{escape(str(e))}")
+        return
+    note = await _reload(context)
+    await send(message, f"✅ 已添加问答 {fact.id}（改动 #{change.seq}）。{note}")
+
+
+async def on_addfact(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or context.chat_data is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    args = " ".join(context.args or []).strip()
+    if args:
+        parts = [p.strip() for p in args.split("|")]
+        if len(parts) < 3:
+            await send(message, "用法：/addfact 问题 | 答案 | 报告ID [| 其他问法1；其他问法2]")
+            return
+        alternatives = (
+            tuple(a.strip() for a in parts[3].replace(";", "；").split("；") if a.strip())
+            if len(parts) > 3
+            else ()
+        )
+        await _save_fact(message, context, parts[0], parts[1], parts[2], alternatives)
+        return
+    context.chat_data["addfact"] = {"step": "question"}
+    await send(message, "添加问答（随时发送“取消”放弃）。请发送问题：")
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def on_facts(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    facts = context.bot_data.live.engine.kb.facts
+    if not facts:
+        await send(message, "还没有人工整理的问答。用 /addfact 添加。")
+        return
+    lines = [f"<b>问答（{len(facts)} 条）</b>"]
+    lines += [
+        f"<code>{f.id}</code> {escape(f.question)} → {escape(f.answer[:60])}"
+        f"（{escape(f.report_id)}）"
+        for f in facts[:50]
+    ]
+    await send(message, "\n".join(lines))
+
+
+async def on_delfact(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    if not context.args:
+        await send(message, "用法：/delfact 编号（用 /facts 查看编号）")
+        return
+    try:
+        change = await asyncio.to_thread(
+            kbwrite.remove_fact, context.bot_data.repo, context.args[0], _actor(update)
+        )
+    except ChangeRejected as e:
+        await send(message, f"❌ {escape(str(e))}")
+        return
+    note = await _reload(context)
+    await send(message, f"🗑 已删除问答 {escape(context.args[0])}（改动 #{change.seq}）。{note}")
+
+
+async def on_reload(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    note = await _reload(context)
+    kb = context.bot_data.live.engine.kb
+    await send(
+        message,
+        note.strip()
+        or f"✅ 已重新读取知识库：{len(kb.reports)} 份报告，"
+        f"{kb.passage_count} 段，{len(kb.facts)} 条问答。",
+    )
+
+
+async def on_undo(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    try:
+        change = await asyncio.to_thread(context.bot_data.repo.undo, _actor(update))
+    except ChangeRejected as e:
+        await send(message, f"❌ {escape(str(e))}")
+        return
+    note = await _reload(context)
+    await send(message, f"↩️ 已撤销：{escape(change.target)}。{note}")
+
+
+async def on_history(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    records = context.bot_data.repo.audit(limit=15)
+    if not records:
+        await send(message, "还没有改动记录。")
+        return
+    lines = ["<b>最近的改动</b>"] + [
+        f"#{r.get('seq')} {escape(str(r.get('time', ''))[:16])} {escape(str(r.get('actor')))} "
+        f"{escape(str(r.get('action')))} {escape(str(r.get('target')))}"
+        + ("" if r.get("outcome") == "done" else f"（{escape(str(r.get('outcome')))}）")
+        for r in reversed(records)
+    ]
+    await send(message, "\n".join(lines))
+
+
+def stats_text(context: Context) -> str:
+    bot_data = context.bot_data
+    engine = bot_data.live.engine
+    kb = engine.kb
+    state = bot_data.settings.state_dir
+    now = time.time()
+    today = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
+    day = chat.usage(state, today)
+    week = chat.usage(state, today - 6 * 86400)
+    records = bot_data.repo.audit(limit=1)
+    last = (
+        f"#{records[-1].get('seq')} {str(records[-1].get('time'))[:16]} "
+        f"{records[-1].get('action')} {records[-1].get('target')}"
+        if records
+        else "无"
+    )
+    return "\n".join(
+        [
+            "<b>知识库</b>",
+            f"报告 {len(kb.reports)} 份，段落 {kb.passage_count} 段，问答 {len(kb.facts)} 条",
+            f"索引 {engine.index.nbytes / 1e6:.1f} MB，词项 {len(engine.index.vocab)} 个",
+            f"最近改动：{escape(last)}",
+            "<b>提问</b>",
+            f"今天：{day.asked} 个，已回答 {day.answered}，未回答 {day.unanswered}",
+            f"近 7 天：{week.asked} 个，已回答 {week.answered}，未回答 {week.unanswered}",
+        ]
+    )
+
+
+async def on_kbstats(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    await send(message, stats_text(context))
+
+
+async def on_unanswered(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    recent, frequent = chat.unanswered(context.bot_data.settings.state_dir)
+    if not recent:
+        await send(message, "目前没有未能回答的问题。")
+        return
+    lines = ["<b>最近未能回答的问题</b>"] + [f"· {escape(q)}" for q in recent]
+    lines += ["", "<b>最常见的</b>"] + [f"· {escape(q)}（{n} 次）" for q, n in frequent]
+    await send(message, "\n".join(lines))
+
+
+async def on_feedback(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    votes = chat.negative_feedback(context.bot_data.settings.state_dir)
+    if not votes:
+        await send(message, "目前没有被点 👎 的回答。")
+        return
+    lines = ["<b>被点 👎 的回答</b>"]
+    for v in votes:
+        when = time.strftime("%m-%d %H:%M", time.localtime(float(str(v.get("t", 0)))))
+        lines.append(f"· {escape(str(v.get('question', '')))}（{when}）")
+    await send(message, "\n".join(lines))
+
+
+async def digest(context: Context) -> None:
+    """The daily summary for admins (JobQueue)."""
+    text = "📊 每日摘要\n" + stats_text(context)
+    for admin in sorted(context.bot_data.settings.admin_ids):
+        try:
+            await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+        except TelegramError as e:
+            log.warning("could not send the digest to %s: %s", admin, e)
+
+
+async def watch(context: Context) -> None:
+    """Notice changes to the knowledge folder (shell commands, hand edits, git pull) and swap
+    in the new knowledge base; a broken edit is reported to the admins, the old one serves."""
+    live = context.bot_data.live
+    if not live.changed_on_disk():
+        return
+    result = await asyncio.to_thread(live.reload)
+    if not result.problems:
+        return
+    text = "⚠️ 知识库文件被修改，但有错误，仍在使用上一个版本：\n" + escape(
+        "\n".join(result.problems[:8])
+    )
+    for admin in sorted(context.bot_data.settings.admin_ids):
+        try:
+            await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+        except TelegramError as e:
+            log.warning("could not tell admin %s: %s", admin, e)
+
+
+ADMIN_COMMANDS = {
+    "addfact": on_addfact,
+    "facts": on_facts,
+    "delfact": on_delfact,
+    "reload": on_reload,
+    "undo": on_undo,
+    "history": on_history,
+    "kbstats": on_kbstats,
+    "unanswered": on_unanswered,
+    "feedback": on_feedback,
+}

@@ -1,0 +1,90 @@
+"""The knowledge base a running bot serves, swapped whole when the folder changes.
+
+`LiveKnowledge` holds the current Engine. A reload (after an admin change, `/reload`, or a
+change the watcher notices: a `git pull`, a hand edit, the shell commands) builds a complete
+new engine first and only then replaces the reference, so a question being answered sees the
+old or the new knowledge base, never a mixture. A knowledge folder that does not load leaves
+the old engine serving and reports the problems (file:line) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportqa import store
+from reportqa.loader import open_engine
+from reportqa.models import ReportQAError
+from reportqa.repository import Repository
+from reportqa.search import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    changed: bool  # a new engine is now serving
+    problems: tuple[str, ...] = ()  # why the folder did not load (the old engine serves on)
+
+
+def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """A cheap fingerprint of the knowledge files (name, size, mtime): no file is read."""
+    out = []
+    for path in [*store.report_files(folder), folder / "facts.yaml"]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        out.append((path.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+class LiveKnowledge:
+    """The engine currently serving, and the means to replace it safely."""
+
+    def __init__(self, folder: Path, engine: Engine | None = None) -> None:
+        self.folder = folder
+        Repository(folder).recover()  # finish or undo a change a crash left half done
+        self._signature = signature(folder)
+        self._engine = engine if engine is not None else open_engine(folder)
+        self._reload_lock = threading.Lock()
+        self.last_problems: tuple[str, ...] = ()
+
+    @property
+    def engine(self) -> Engine:
+        """The current engine: take it once per question and use that one throughout."""
+        return self._engine
+
+    def changed_on_disk(self) -> bool:
+        return signature(self.folder) != self._signature
+
+    def reload(self, force: bool = False) -> ReloadResult:
+        """Build a new engine from the folder and swap it in (if the folder changed)."""
+        with self._reload_lock:
+            sig = signature(self.folder)
+            if not force and sig == self._signature:
+                return ReloadResult(False)
+            try:
+                Repository(self.folder).recover()
+                engine = open_engine(self.folder)
+            except store.KnowledgeError as e:
+                self._signature = sig  # report a broken folder once, not at every check
+                self.last_problems = tuple(str(p) for p in e.problems)
+                log.error("knowledge base not reloaded: %s", e)
+                return ReloadResult(False, self.last_problems)
+            except (ReportQAError, OSError) as e:
+                self._signature = sig
+                self.last_problems = (str(e),)
+                log.error("knowledge base not reloaded: %s", e)
+                return ReloadResult(False, self.last_problems)
+            self._signature = sig
+            self._engine = engine  # one reference assignment: readers see old or new
+            self.last_problems = ()
+            log.info(
+                "knowledge base reloaded: %d reports, %d passages",
+                len(engine.kb.reports),
+                engine.kb.passage_count,
+            )
+            return ReloadResult(True)

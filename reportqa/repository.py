@@ -1,0 +1,293 @@
+"""Changes to the knowledge folder that never lose data.
+
+Every change (add or replace a report, remove one, add or remove a fact, undo) goes through
+`Repository.change()`, which under one file lock (so two admins, or a chat and the shell,
+never lose each other's update):
+
+1. computes the new file contents from the current ones (read under the lock);
+2. validates the knowledge base as it would be, before anything is written;
+3. records a history entry: the previous bytes of every file it will touch, and the hashes
+   they will have, marked pending;
+4. writes each file atomically (temporary file, fsync, rename, fsync the folder);
+5. marks the entry done and appends a line to the audit log (time, actor, action, target,
+   content hashes before and after).
+
+A process killed anywhere in between leaves a pending entry; `recover()` (run before every
+change, and whenever the knowledge base is opened) then finishes or rolls back that change, so
+the knowledge base always equals the old or the new version. The last KEEP_VERSIONS entries are
+kept, so `undo()` works across restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from reportqa import store
+from reportqa.models import Fact, KnowledgeBase, ReportQAError
+
+log = logging.getLogger(__name__)
+HISTORY = ".history"
+AUDIT = "audit.jsonl"
+LOCK = ".lock"
+KEEP_VERSIONS = 50
+LOCK_TIMEOUT = 60.0
+
+Writes = dict[str, bytes | None]  # relative path -> new bytes (None: delete the file)
+Checkpoint = Callable[[str], None]
+
+
+class ChangeRejected(ReportQAError):
+    """A change that would break the knowledge base; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    time: float
+    actor: str
+    action: str
+    target: str
+    files: dict[str, dict[str, str | None]]  # path -> {"before": sha|None, "after": sha|None}
+    status: str = "done"  # pending | done | undone | rolled-back
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.time))
+        return f"#{self.seq} {when} {self.actor} {self.action} {self.target}"
+
+
+def sha(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest()[:16] if data is not None else None
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+class Repository:
+    """The knowledge folder as a store of changes (see the module docstring)."""
+
+    def __init__(self, folder: Path, checkpoint: Checkpoint = _no_checkpoint) -> None:
+        self.folder = folder
+        self.history = folder / HISTORY
+        self._lock = FileLock(str(folder / LOCK), timeout=LOCK_TIMEOUT)
+        self._checkpoint = checkpoint  # tests inject faults at named steps
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            yield
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, rel: str) -> bytes | None:
+        path = self.folder / rel
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def facts(self) -> list[Fact]:
+        data = self.read("facts.yaml")
+        if data is None:
+            return []
+        problems: list[store.Problem] = []
+        facts = store.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
+        if problems:
+            raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
+        return list(facts)
+
+    def entries(self) -> list[Change]:
+        """History entries, oldest first."""
+        if not self.history.is_dir():
+            return []
+        out = []
+        for d in sorted(self.history.iterdir()):
+            manifest = d / "manifest.json"
+            if d.is_dir() and manifest.exists():
+                try:
+                    out.append(Change(**json.loads(manifest.read_text(encoding="utf-8"))))
+                except (ValueError, TypeError, OSError) as e:
+                    log.warning("ignoring a damaged history entry %s: %s", d.name, e)
+        return out
+
+    def audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The last `limit` audit records, newest last."""
+        path = self.history / AUDIT
+        if not path.exists():
+            return []
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-limit:]
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    # ------------------------------------------------------------------ changing
+
+    def change(
+        self, actor: str, action: str, target: str, compute: Callable[[Repository], Writes]
+    ) -> Change:
+        """Apply the writes `compute` returns (it runs under the lock, so it sees the latest
+        files); ChangeRejected if the result would not load, and then nothing is written."""
+        with self.locked():
+            self._recover_locked()
+            writes = compute(self)
+            if not writes:
+                raise ChangeRejected("没有需要保存的改动")
+            self.validate_with(writes)
+            return self._apply(actor, action, target, writes)
+
+    def validate_with(self, writes: Writes) -> KnowledgeBase:
+        """The knowledge base as it would be after `writes`; ChangeRejected if it has problems."""
+        kb, problems = store.validate(self.folder, overlay=writes)
+        if kb is None:
+            shown = "\n".join(str(p) for p in problems[:10])
+            raise ChangeRejected(f"改动未保存，因为会使知识库出错：\n{shown}")
+        return kb
+
+    def undo(self, actor: str) -> Change:
+        """Restore the files of the latest change not yet undone."""
+        with self.locked():
+            self._recover_locked()
+            done = [e for e in self.entries() if e.status == "done" and e.action != "undo"]
+            if not done:
+                raise ChangeRejected("没有可以撤销的改动")
+            last = done[-1]
+            entry_dir = self._entry_dir(last.seq)
+            writes: Writes = {}
+            for rel, hashes in last.files.items():
+                if hashes["before"] is None:
+                    writes[rel] = None
+                else:
+                    writes[rel] = (entry_dir / "files" / rel).read_bytes()
+            self.validate_with(writes)
+            undo = self._apply(actor, "undo", f"#{last.seq} {last.action} {last.target}", writes)
+            self._set_status(last.seq, "undone")
+            return undo
+
+    def recover(self) -> list[str]:
+        """Finish or roll back a change a killed process left half done; what was done."""
+        if not self._pending():
+            return []
+        with self.locked():
+            return self._recover_locked()
+
+    # ------------------------------------------------------------------ internals
+
+    def _pending(self) -> list[Change]:
+        return [e for e in self.entries() if e.status == "pending"]
+
+    def _recover_locked(self) -> list[str]:
+        notes = []
+        for entry in self._pending():
+            entry_dir = self._entry_dir(entry.seq)
+            current = {rel: sha(self.read(rel)) for rel in entry.files}
+            if all(current[rel] == h["after"] for rel, h in entry.files.items()):
+                self._set_status(entry.seq, "done")
+                self._audit(entry, "done")
+                notes.append(f"completed {entry.describe()}")
+                continue
+            for rel, hashes in entry.files.items():  # roll back to the old version
+                if current[rel] == hashes["before"]:
+                    continue
+                if hashes["before"] is None:
+                    (self.folder / rel).unlink(missing_ok=True)
+                else:
+                    store.atomic_write(self.folder / rel, (entry_dir / "files" / rel).read_bytes())
+            self._set_status(entry.seq, "rolled-back")
+            self._audit(entry, "rolled-back")
+            notes.append(f"rolled back {entry.describe()}")
+        for note in notes:
+            log.warning("knowledge base recovery: %s", note)
+        return notes
+
+    def _apply(self, actor: str, action: str, target: str, writes: Writes) -> Change:
+        self._checkpoint("before-history")
+        seq = max((e.seq for e in self.entries()), default=0) + 1
+        before = {rel: self.read(rel) for rel in writes}
+        files = {
+            rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
+        }
+        entry = Change(seq, time.time(), actor, action, target, files, "pending")
+        entry_dir = self._entry_dir(seq)
+        for rel, data in before.items():
+            if data is not None:
+                target_path = entry_dir / "files" / rel
+                target_path.parent.mkdir(parents=True, exist_ok=True)
+                target_path.write_bytes(data)
+        self._write_manifest(entry)
+        self._checkpoint("after-history")
+        for rel, data in writes.items():
+            path = self.folder / rel
+            if data is None:
+                path.unlink(missing_ok=True)
+                _fsync_dir(path.parent)
+            else:
+                store.atomic_write(path, data, checkpoint=self._checkpoint)
+            self._checkpoint(f"after-write:{rel}")
+        done = Change(seq, entry.time, actor, action, target, files, "done")
+        self._write_manifest(done)
+        self._checkpoint("after-done")
+        self._audit(done, "done")
+        self._prune()
+        return done
+
+    def _entry_dir(self, seq: int) -> Path:
+        return self.history / f"{seq:08d}"
+
+    def _write_manifest(self, entry: Change) -> None:
+        data = json.dumps(entry.__dict__, ensure_ascii=False, indent=1).encode("utf-8")
+        store.atomic_write(self._entry_dir(entry.seq) / "manifest.json", data)
+
+    def _set_status(self, seq: int, status: str) -> None:
+        entry = next(e for e in self.entries() if e.seq == seq)
+        self._write_manifest(Change(**{**entry.__dict__, "status": status}))
+
+    def _audit(self, entry: Change, outcome: str) -> None:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.time)),
+            "seq": entry.seq,
+            "actor": entry.actor,
+            "action": entry.action,
+            "target": entry.target,
+            "outcome": outcome,
+            "files": entry.files,
+        }
+        self.history.mkdir(parents=True, exist_ok=True)
+        with (self.history / AUDIT).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _prune(self) -> None:
+        entries = self.entries()
+        for old in entries[:-KEEP_VERSIONS]:
+            shutil.rmtree(self._entry_dir(old.seq), ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def next_fact_id(facts: list[Fact]) -> str:
+    numbers = [int(f.id[1:]) for f in facts if f.id[:1] == "f" and f.id[1:].isdigit()]
+    return f"f{max(numbers, default=0) + 1}"
