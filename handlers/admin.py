@@ -153,6 +153,8 @@ def preview_text(prepared: Prepared, old: Report | None) -> str:
     if prepared.needs_flag:
         names = "、".join(FIELDS.get(f, f) for f in prepared.needs_flag)
         lines.append(f"⚠️ 未能识别：{names}（可点「修改信息」补充）")
+        if "agency" in prepared.needs_flag:
+            lines.append("没有机构的报告无法入库：请先补充机构全称。")
     if old is not None:
         d = kbwrite.diff(old, r)
         lines.append(
@@ -218,6 +220,8 @@ async def on_admin_button(update: Update, context: Context) -> None:
             context.chat_data["editing"] = (token, key)  # type: ignore[index]
             await query.answer()
             await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
+        elif not upload.prepared.report.agency:
+            await query.answer("请先点「修改信息」补充机构全称，再确认入库。", show_alert=True)
         else:  # ok
             bot_data.pending.pop(token, None)
             await query.answer("正在保存…")
