@@ -13,11 +13,13 @@ adm|del|<key> adm|delok|<key> (remove a report), adm|cancel.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -75,9 +77,48 @@ async def refuse(update: Update, context: Context) -> None:
         await send(update.effective_message, REFUSAL)
 
 
+T = TypeVar("T")
+AdminHandler = Callable[[Update, Context, Message], Awaitable[None]]
+
+
+def admin_command(handler: AdminHandler) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """An admin command: registered for admins only, and checked again here before it acts;
+    anyone else is refused (and logged)."""
+
+    @functools.wraps(handler)
+    async def checked(update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        if not is_admin(update, context):
+            await refuse(update, context)
+            return
+        await handler(update, context, message)
+
+    return checked
+
+
 def _actor(update: Update) -> str:
     user = update.effective_user
     return f"telegram:{user.id}" if user else "telegram"
+
+
+async def _commit(
+    context: Context,
+    say: Callable[[str], Awaitable[None]],
+    work: Callable[[], T],
+    done: Callable[[T], str],
+    failed: str = "❌ 未保存",
+) -> None:
+    """Run a knowledge change off the event loop, reload the live knowledge base, and say
+    how it went (the change's own message, or why nothing was saved)."""
+    try:
+        result = await asyncio.to_thread(work)
+    except (ChangeRejected, IngestFailed) as e:
+        await say(f"{failed}：{escape(str(e))}")
+        return
+    note = await _reload(context)
+    await say(done(result) + note)
 
 
 async def _reload(context: Context) -> str:
@@ -225,20 +266,18 @@ async def on_admin_button(update: Update, context: Context) -> None:
         else:  # ok
             bot_data.pending.pop(token, None)
             await query.answer("正在保存…")
-            try:
-                change = await asyncio.to_thread(
-                    kbwrite.save_report, bot_data.repo, upload.prepared, _actor(update)
-                )
-            except (ChangeRejected, IngestFailed) as e:
-                await _edit(message, f"❌ 未保存：{escape(str(e))}")
-                return
-            note = await _reload(context)
             r = upload.prepared.report
-            await _edit(
-                message,
-                f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
-                f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
-                f"现在提问即可使用。{note}",
+            await _commit(
+                context,
+                functools.partial(_edit, message),
+                functools.partial(
+                    kbwrite.save_report, bot_data.repo, upload.prepared, _actor(update)
+                ),
+                lambda change: (
+                    f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
+                    f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
+                    "现在提问即可使用。"
+                ),
             )
         return
     if action in ("del", "delok"):
@@ -265,17 +304,16 @@ async def on_admin_button(update: Update, context: Context) -> None:
                 markup,
             )
             return
-        try:
-            change = await asyncio.to_thread(
+        await _commit(
+            context,
+            functools.partial(_edit, message),
+            functools.partial(
                 kbwrite.remove_report, bot_data.repo, report.report_id, _actor(update)
-            )
-        except ChangeRejected as e:
-            await _edit(message, f"❌ 未删除：{escape(str(e))}")
-            return
-        note = await _reload(context)
-        await _edit(
-            message,
-            f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。{note}",
+            ),
+            lambda change: (
+                f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。"
+            ),
+            failed="❌ 未删除",
         )
         return
     if action == "cancel" and message is not None:
@@ -377,8 +415,10 @@ async def _save_fact(
     alternatives: tuple[str, ...],
 ) -> None:
     user_id = message.from_user.id if message.from_user else 0
-    try:
-        fact, change = await asyncio.to_thread(
+    await _commit(
+        context,
+        functools.partial(send, message),
+        functools.partial(
             kbwrite.add_fact,
             context.bot_data.repo,
             question,
@@ -386,20 +426,14 @@ async def _save_fact(
             report_id,
             f"telegram:{user_id}",
             alternatives,
-        )
-    except ChangeRejected as e:
-        await send(message, f"❌ 未保存：{escape(str(e))}")
-        return
-    note = await _reload(context)
-    await send(message, f"✅ 已添加问答 {fact.id}（改动 #{change.seq}）。{note}")
+        ),
+        lambda made: f"✅ 已添加问答 {made[0].id}（改动 #{made[1].seq}）。",
+    )
 
 
-async def on_addfact(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None or context.chat_data is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
+@admin_command
+async def on_addfact(update: Update, context: Context, message: Message) -> None:
+    if context.chat_data is None:
         return
     args = " ".join(context.args or []).strip()
     if args:
@@ -421,13 +455,8 @@ async def on_addfact(update: Update, context: Context) -> None:
 # ---------------------------------------------------------------- commands
 
 
-async def on_facts(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_facts(update: Update, context: Context, message: Message) -> None:
     facts = context.bot_data.live.engine.kb.facts
     if not facts:
         await send(message, "还没有人工整理的问答。用 /addfact 添加。")
@@ -441,34 +470,23 @@ async def on_facts(update: Update, context: Context) -> None:
     await send(message, "\n".join(lines))
 
 
-async def on_delfact(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_delfact(update: Update, context: Context, message: Message) -> None:
     if not context.args:
         await send(message, "用法：/delfact 编号（用 /facts 查看编号）")
         return
-    try:
-        change = await asyncio.to_thread(
-            kbwrite.remove_fact, context.bot_data.repo, context.args[0], _actor(update)
-        )
-    except ChangeRejected as e:
-        await send(message, f"❌ {escape(str(e))}")
-        return
-    note = await _reload(context)
-    await send(message, f"🗑 已删除问答 {escape(context.args[0])}（改动 #{change.seq}）。{note}")
+    fact_id = context.args[0]
+    await _commit(
+        context,
+        functools.partial(send, message),
+        functools.partial(kbwrite.remove_fact, context.bot_data.repo, fact_id, _actor(update)),
+        lambda change: f"🗑 已删除问答 {escape(fact_id)}（改动 #{change.seq}）。",
+        failed="❌ 未删除",
+    )
 
 
-async def on_reload(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_reload(update: Update, context: Context, message: Message) -> None:
     note = await _reload(context)
     kb = context.bot_data.live.engine.kb
     await send(
@@ -479,29 +497,19 @@ async def on_reload(update: Update, context: Context) -> None:
     )
 
 
-async def on_undo(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
-    try:
-        change = await asyncio.to_thread(context.bot_data.repo.undo, _actor(update))
-    except ChangeRejected as e:
-        await send(message, f"❌ {escape(str(e))}")
-        return
-    note = await _reload(context)
-    await send(message, f"↩️ 已撤销：{escape(change.target)}。{note}")
+@admin_command
+async def on_undo(update: Update, context: Context, message: Message) -> None:
+    await _commit(
+        context,
+        functools.partial(send, message),
+        functools.partial(context.bot_data.repo.undo, _actor(update)),
+        lambda change: f"↩️ 已撤销：{escape(change.target)}。",
+        failed="❌ 无法撤销",
+    )
 
 
-async def on_history(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_history(update: Update, context: Context, message: Message) -> None:
     records = context.bot_data.repo.audit(limit=15)
     if not records:
         await send(message, "还没有改动记录。")
@@ -544,23 +552,13 @@ def stats_text(context: Context) -> str:
     )
 
 
-async def on_kbstats(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_kbstats(update: Update, context: Context, message: Message) -> None:
     await send(message, stats_text(context))
 
 
-async def on_unanswered(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_unanswered(update: Update, context: Context, message: Message) -> None:
     recent, frequent = chat.unanswered(context.bot_data.settings.state_dir)
     if not recent:
         await send(message, "目前没有未能回答的问题。")
@@ -570,13 +568,8 @@ async def on_unanswered(update: Update, context: Context) -> None:
     await send(message, "\n".join(lines))
 
 
-async def on_feedback(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    if not is_admin(update, context):
-        await refuse(update, context)
-        return
+@admin_command
+async def on_feedback(update: Update, context: Context, message: Message) -> None:
     votes = chat.negative_feedback(context.bot_data.settings.state_dir)
     if not votes:
         await send(message, "目前没有被点 👎 的回答。")
