@@ -188,12 +188,15 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
 
 
 def report_id_for(source_file: str) -> str:
-    """A stable id from the file name: ASCII letters, digits, '-' and '_' only."""
+    """A stable id from the file name: ASCII letters, digits, '-' and '_' only. A name with
+    other characters (宁波市财政局2021年总结.txt) adds a hash of the whole name, so two Chinese
+    file names never share an id."""
     stem = Path(source_file).stem
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_").lower()
-    if len(slug) >= 3:
-        return slug[:64]
-    return "r-" + hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_").lower()[:48]
+    if stem.isascii() and len(slug) >= 3:
+        return slug
+    digest = hashlib.sha1(stem.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}" if slug else f"r-{digest}"
 
 
 # ---------------------------------------------------------------- lines and debris

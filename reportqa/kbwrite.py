@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -120,8 +120,10 @@ def _prepare_yaml(data: bytes, name: str) -> Prepared:
 
 
 def _check_loads(report: Report, name: str) -> None:
+    """The report as YAML loads back (a missing agency is asked for in the preview)."""
     problems: list[store.Problem] = []
-    if store.parse_report(store.dump_report(report), name, problems) is None:
+    checked = replace(report, agency=report.agency or "待补充")
+    if store.parse_report(store.dump_report(checked), name, problems) is None:
         raise IngestFailed(f"{name}: " + "; ".join(p.message for p in problems))
 
 
@@ -181,8 +183,8 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         problems: list[store.Problem] = []
         report = store.parse_report(data.decode("utf-8", "replace"), rel, problems)
         writes: Writes = {rel: None}
-        if report is not None and report.source_file:
-            source = f"sources/{report.source_file}"
+        if report is not None and report.source_file == safe_name(report.source_file):
+            source = f"sources/{report.source_file}"  # a plain name: never outside sources/
             if r.read(source) is not None:
                 writes[source] = None
             manifest = read_manifest(r.folder)

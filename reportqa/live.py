@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportqa import store
-from reportqa.loader import open_engine
+from reportqa.loader import open_engine, read_files
 from reportqa.models import ReportQAError
 from reportqa.repository import Repository
 from reportqa.search import Engine
@@ -67,8 +67,11 @@ class LiveKnowledge:
             if not force and sig == self._signature:
                 return ReloadResult(False)
             try:
-                Repository(self.folder).recover()
-                engine = open_engine(self.folder)
+                repo = Repository(self.folder)
+                with repo.locked():  # read a finished state, never half a change
+                    repo.recover()
+                    files = read_files(self.folder)
+                engine = open_engine(self.folder, files=files)  # built outside the lock
             except store.KnowledgeError as e:
                 self._signature = sig  # report a broken folder once, not at every check
                 self.last_problems = tuple(str(p) for p in e.problems)

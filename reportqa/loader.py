@@ -20,7 +20,7 @@ from reportqa.index import FORMAT_VERSION, Index, index_texts
 from reportqa.models import Fact, KnowledgeBase, Passage, Report
 from reportqa.places import gazetteer
 from reportqa.search import Engine
-from reportqa.tokenize import Tokenizer, user_words_from
+from reportqa.tokenize import Tokenizer, user_words_for
 
 log = logging.getLogger(__name__)
 _INDEXING_CODE = tuple(
@@ -30,29 +30,43 @@ CACHE_DIR = ".cache"
 KEEP_CACHES = 3
 
 
-def content_hash(folder: Path) -> str:
-    """A hash of every knowledge file's name and bytes (and the index format)."""
+def read_files(folder: Path) -> dict[str, bytes]:
+    """The bytes of every knowledge file (reports/*.yaml, facts.yaml), read once: the hash
+    and the parse must see the same bytes, even while a change is being written."""
+    files: dict[str, bytes] = {}
+    for path in [*store.report_files(folder), folder / "facts.yaml"]:
+        try:
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return files
+
+
+def content_hash(folder: Path, files: dict[str, bytes] | None = None) -> str:
+    """A hash of every knowledge file's name and bytes (and the indexing code's)."""
     h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
     for module in _INDEXING_CODE:  # a change to how text is indexed invalidates the cache too
         h.update(Path(module).read_bytes())
-    files = [*store.report_files(folder), folder / "facts.yaml"]
-    for path in files:
-        if path.exists():
-            h.update(path.name.encode("utf-8") + b"\0")
-            h.update(path.read_bytes())
-            h.update(b"\0")
+    for rel, data in sorted((files if files is not None else read_files(folder)).items()):
+        h.update(rel.encode("utf-8") + b"\0" + data + b"\0")
     return h.hexdigest()[:20]
 
 
-def open_engine(folder: Path, use_cache: bool = True) -> Engine:
-    """The engine for the knowledge base in `folder` (KnowledgeError if it has problems)."""
-    digest = content_hash(folder)
+def open_engine(
+    folder: Path, use_cache: bool = True, files: dict[str, bytes] | None = None
+) -> Engine:
+    """The engine for the knowledge base in `folder` (KnowledgeError if it has problems);
+    `files` are its bytes when the caller has read them already (under the repository lock)."""
+    files = files if files is not None else read_files(folder)
+    digest = content_hash(folder, files)
     cache = folder / CACHE_DIR / digest
     if use_cache:
         cached = _load_cached(cache)
         if cached is not None:
             return cached
-    kb = store.load(folder)
+    kb, problems = store.validate(folder, overlay=dict(files), exact=True)
+    if kb is None:
+        raise store.KnowledgeError(problems)
     engine = build(kb, cache if use_cache else None)
     if use_cache:
         _prune(folder / CACHE_DIR, keep=digest)
@@ -78,16 +92,6 @@ def build(kb: KnowledgeBase, cache: Path | None = None) -> Engine:
         except OSError as e:  # a read-only folder still answers, just without a cache
             log.warning("could not save the index cache: %s", e)
     return Engine(kb, index, tokenizer, gazetteer())
-
-
-def user_words_for(kb: KnowledgeBase) -> set[str]:
-    """The tokenizer's user dictionary, drawn from the knowledge base itself."""
-    names: list[str] = []
-    for r in kb.reports:
-        names.extend([r.agency, *r.agency_short, *r.region])
-        names.extend(h for p in r.passages for h in p.section if len(h) <= 12)
-    texts = (p.text for r in kb.reports for p in r.passages)
-    return user_words_from(texts, names)
 
 
 def _load_cached(cache: Path) -> Engine | None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from reportqa import store
 from reportqa.models import Fact, KnowledgeBase, ReportQAError
@@ -52,6 +52,10 @@ class ChangeRejected(ReportQAError):
     """A change that would break the knowledge base; nothing was written."""
 
 
+class KnowledgeBusy(ChangeRejected):
+    """Another change held the lock for too long; nothing was written."""
+
+
 @dataclass(frozen=True)
 class Change:
     seq: int
@@ -61,6 +65,7 @@ class Change:
     target: str
     files: dict[str, dict[str, str | None]]  # path -> {"before": sha|None, "after": sha|None}
     status: str = "done"  # pending | done | undone | rolled-back
+    undoes: int | None = None  # for an undo: the change it undid
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.time))
@@ -87,8 +92,16 @@ class Repository:
     @contextmanager
     def locked(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        try:
+            self._lock.acquire()
+        except Timeout as e:
+            raise KnowledgeBusy(
+                f"知识库正忙（另一个改动正在进行），请稍后再试（等待了 {LOCK_TIMEOUT:.0f} 秒）"
+            ) from e
+        try:
             yield
+        finally:
+            self._lock.release()
 
     # ------------------------------------------------------------------ reading
 
@@ -164,7 +177,13 @@ class Repository:
         """Restore the files of the latest change not yet undone."""
         with self.locked():
             self._recover_locked()
-            done = [e for e in self.entries() if e.status == "done" and e.action != "undo"]
+            entries = self.entries()
+            undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
+            done = [
+                e
+                for e in entries
+                if e.status == "done" and e.action != "undo" and e.seq not in undone
+            ]
             if not done:
                 raise ChangeRejected("没有可以撤销的改动")
             last = done[-1]
@@ -176,13 +195,14 @@ class Repository:
                 else:
                     writes[rel] = (entry_dir / "files" / rel).read_bytes()
             self.validate_with(writes)
-            undo = self._apply(actor, "undo", f"#{last.seq} {last.action} {last.target}", writes)
-            self._set_status(last.seq, "undone")
+            target = f"#{last.seq} {last.action} {last.target}"
+            undo = self._apply(actor, "undo", target, writes, undoes=last.seq)
+            self._set_status(last.seq, "undone")  # for people reading the history
             return undo
 
     def recover(self) -> list[str]:
         """Finish or roll back a change a killed process left half done; what was done."""
-        if not self._pending():
+        if not self._pending() and not self._temp_files():
             return []
         with self.locked():
             return self._recover_locked()
@@ -192,7 +212,16 @@ class Repository:
     def _pending(self) -> list[Change]:
         return [e for e in self.entries() if e.status == "pending"]
 
+    def _temp_files(self) -> list[Path]:
+        """Temporary files a writer killed before its rename left behind."""
+        folders = [self.folder, self.folder / "reports", self.folder / "sources"]
+        if self.history.is_dir():
+            folders += [self.history, *(d for d in self.history.iterdir() if d.is_dir())]
+        return [p for d in folders if d.is_dir() for p in d.glob(".*.tmp")]
+
     def _recover_locked(self) -> list[str]:
+        for tmp in self._temp_files():  # every writer holds the lock: these are orphans
+            tmp.unlink(missing_ok=True)
         notes = []
         for entry in self._pending():
             entry_dir = self._entry_dir(entry.seq)
@@ -216,14 +245,16 @@ class Repository:
             log.warning("knowledge base recovery: %s", note)
         return notes
 
-    def _apply(self, actor: str, action: str, target: str, writes: Writes) -> Change:
+    def _apply(
+        self, actor: str, action: str, target: str, writes: Writes, undoes: int | None = None
+    ) -> Change:
         self._checkpoint("before-history")
         seq = max((e.seq for e in self.entries()), default=0) + 1
         before = {rel: self.read(rel) for rel in writes}
         files = {
             rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
         }
-        entry = Change(seq, time.time(), actor, action, target, files, "pending")
+        entry = Change(seq, time.time(), actor, action, target, files, "pending", undoes)
         entry_dir = self._entry_dir(seq)
         for rel, data in before.items():
             if data is not None:
@@ -240,10 +271,11 @@ class Repository:
             else:
                 store.atomic_write(path, data, checkpoint=self._checkpoint)
             self._checkpoint(f"after-write:{rel}")
-        done = Change(seq, entry.time, actor, action, target, files, "done")
+        done = Change(seq, entry.time, actor, action, target, files, "done", undoes)
+        self._audit(done, "done")  # before marking it done: a crash here is redone, not lost
+        self._checkpoint("before-done")
         self._write_manifest(done)
         self._checkpoint("after-done")
-        self._audit(done, "done")
         self._prune()
         return done
 

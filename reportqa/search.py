@@ -264,9 +264,14 @@ class Engine:
                 if token[:length] in self.gaz.by_name:
                     bounds.add(a + length)
                     break
-        found_places = self.gaz.find(outside_quotes, bounds)
-        places = [cands for _, _, cands in found_places]
         agencies = find_agencies(outside_quotes, self.known_kinds, bounds)
+        starts = {m.start for m in agencies}
+        found_places = [
+            (pos, name, cands)
+            for pos, name, cands in self.gaz.find(outside_quotes, bounds)
+            if self._is_place_mention(name, cands, pos + len(name) in starts)
+        ]
+        places = [cands for _, _, cands in found_places]
         year_spans = [
             (m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)
         ]
@@ -310,6 +315,15 @@ class Engine:
                 + [(a, b, "year") for a, b, _ in year_spans]
             ),
         )
+
+    def _is_place_mention(self, name: str, cands: list[Place], before_agency: bool) -> bool:
+        """A county's short name is often an ordinary word too (新建, 西湖, 江北): it names a
+        place only when it is one the knowledge base holds, or an agency follows (西湖发改局).
+        Full names (新建区) and cities' short names always count."""
+        if any(c.name == name or c.level < 2 for c in cands) or before_agency:
+            return True
+        held = [i.place for i in self._groups if i.place is not None]
+        return any(h.contains(c) or c.contains(h) for c in cands for h in held)
 
     def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
         tid = self.index.vocab.get(term)

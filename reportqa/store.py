@@ -202,6 +202,10 @@ def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None
     report_id = _str(m.get("report_id"), path, "report_id", problems)
     if report_id and not _ID.match(report_id):
         problems.append(Problem(path, _line(m["report_id"]), f"bad report_id {report_id!r}"))
+    source_file = _str(m.get("source_file"), path, "source_file", problems, allow_empty=True)
+    if source_file and (any(c in source_file for c in "/\\") or source_file.startswith(".")):
+        line = _line(m["source_file"])
+        problems.append(Problem(path, line, "source_file must be a plain file name"))
     published = _str(m.get("published"), path, "published", problems, allow_empty=True) or None
     if published and not _DATE.match(published):
         problems.append(Problem(path, _line(m["published"]), "published must be YYYY-MM-DD"))
@@ -213,7 +217,7 @@ def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None
         agency=agency,
         year=year,
         doc_type=_str(m.get("doc_type"), path, "doc_type", problems, allow_empty=True),
-        source_file=_str(m.get("source_file"), path, "source_file", problems, allow_empty=True),
+        source_file=source_file,
         passages=passages,
         agency_short=_str_list(m.get("agency_short"), path, "agency_short", problems),
         region=_str_list(m.get("region"), path, "region", problems),
@@ -286,22 +290,25 @@ def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ..
 
 
 def validate(
-    folder: Path, overlay: dict[str, bytes | None] | None = None
+    folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
-    None for a deleted file) checks the folder as it would be after a change."""
+    None for a deleted file) checks the folder as it would be after a change. With `exact`,
+    the overlay is the whole knowledge base and the folder is not read at all."""
     overlay = overlay or {}
     problems: list[Problem] = []
     reports: list[Report] = []
     ids: dict[str, str] = {}
     passage_ids: dict[str, str] = {}
-    paths = {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
+    paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
     for rel in overlay:
         if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
             paths[rel] = folder / rel
-    for rel, path in sorted(paths.items()):
+    broken: set[str] = set()  # report ids of files that did not load (facts citing them are
+    for rel, path in sorted(paths.items()):  # not reported again: the file's error is the news)
         if rel in overlay and overlay[rel] is None:
             continue
+        broken.add(path.stem)
         text = read_text(path, problems, overlay.get(rel))
         if text is None:
             continue
@@ -330,22 +337,23 @@ def validate(
                 )
             passage_ids[p.id] = str(path)
         ids[report.report_id] = str(path)
+        broken.discard(path.stem)
         reports.append(report)
     facts: tuple[Fact, ...] = ()
     facts_path = folder / "facts.yaml"
     facts_data = overlay.get("facts.yaml") if "facts.yaml" in overlay else None
     if ("facts.yaml" in overlay and facts_data is not None) or (
-        "facts.yaml" not in overlay and facts_path.exists()
+        "facts.yaml" not in overlay and not exact and facts_path.exists()
     ):
         text = read_text(facts_path, problems, facts_data)
         if text is not None:
             facts = parse_facts(text, str(facts_path), problems)
             for fact in facts:
-                if fact.report_id not in ids:
+                if fact.report_id not in ids and fact.report_id not in broken:
                     problems.append(
                         Problem(
                             str(facts_path),
-                            _line_of(text, fact.report_id, after=_line_of(text, fact.id)),
+                            _line_of(text, fact.report_id, after=_line_of(text, f"id: {fact.id}")),
                             f"fact {fact.id!r} names unknown report {fact.report_id!r}",
                         )
                     )
@@ -357,8 +365,9 @@ def validate(
 def _line_of(text: str, needle: str, after: int = 0) -> int:
     """The first line (from line `after` on) that holds `needle`, for problems found after
     parsing; 1 when it cannot be found."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])")
     for number, line in enumerate(text.split("\n"), 1):
-        if number >= after and needle in line:
+        if number >= after and pattern.search(line):
             return number
     return 1
 
@@ -444,6 +453,10 @@ def atomic_write(
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        try:  # keep the file's permissions (mkstemp makes it owner-only)
+            os.fchmod(fd, path.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()

@@ -14,8 +14,12 @@ import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jieba
+
+if TYPE_CHECKING:
+    from reportqa.models import KnowledgeBase
 
 BIGRAM = "_"  # prefix that keeps bigram terms apart from word terms
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -162,3 +166,16 @@ def user_words_from(texts: Iterable[str], names: Iterable[str]) -> set[str]:
             inner = m.group(1) or m.group(2)
             words.update(r for r in _HAN_RUN.findall(inner) if 2 <= len(r) <= 20)
     return words
+
+
+def user_words_for(kb: KnowledgeBase) -> set[str]:
+    """The tokenizer's user dictionary, drawn from the knowledge base itself."""
+    names: list[str] = []
+    for r in kb.reports:
+        # 区发改局, 市经信委: a level word glued to an agency would hide the end of the place
+        # before it (西湖|区发改局), so those short forms stay out of the dictionary
+        shorts = [s for s in r.agency_short if s[:1] not in "省市区县"]
+        names.extend([r.agency, *shorts, *r.region])
+        names.extend(h for p in r.passages for h in p.section if len(h) <= 12)
+    texts = (p.text for r in kb.reports for p in r.passages)
+    return user_words_from(texts, names)
