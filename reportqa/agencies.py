@@ -155,13 +155,18 @@ def short_names(kind: str, place: Place | None, gaz: Gazetteer) -> tuple[str, ..
 
 
 def find_agencies(
-    text: str, known: dict[str, str], bounds: set[int] | None = None
+    text: str,
+    known: dict[str, str],
+    bounds: set[int] | None = None,
+    after_places: frozenset[int] = frozenset(),
 ) -> list[AgencyMention]:
     """Agency mentions in a normalised question.
 
     `known` maps each kind held by the knowledge base to itself and lets unlisted short forms
     of those kinds match by subsequence; every listed kind and short form is recognised, so a
-    question about an agency the knowledge base lacks (公安局) is recognised as such.
+    question about an agency the knowledge base lacks (公安局) is recognised as such. Right
+    after a place (offsets in `after_places`) a short form may also drop its last character,
+    as people say it (舟山经信, 上城发改), unless that leaves an ordinary word (科技, 公安).
     """
     surfaces, max_len = _surfaces(frozenset(known))
     mentions: list[AgencyMention] = []
@@ -178,6 +183,16 @@ def find_agencies(
         else:
             i += 1
     taken = [(m.start, m.end) for m in mentions]
+    bare, bare_len = _bare_forms()
+    for start in sorted(after_places):
+        for length in range(min(bare_len, n - start), 1, -1):
+            kinds = bare.get(text[start : start + length])
+            end = start + length
+            if kinds and (bounds is None or end in bounds):
+                if not any(s < end and start < e for s, e in taken):
+                    mentions.append(AgencyMention(text[start:end], kinds, start, end))
+                    taken.append((start, end))
+                break
     for kind in known:
         for m in _subsequence_mentions(text, kind):
             if bounds is not None and m.end not in bounds:
@@ -198,6 +213,29 @@ def _surfaces(known: frozenset[str]) -> tuple[dict[str, frozenset[str]], int]:
     for kind in known:
         surfaces.setdefault(kind, set()).add(kind)
     frozen = {s: frozenset(k) for s, k in surfaces.items()}
+    return frozen, max(len(s) for s in frozen)
+
+
+@lru_cache(maxsize=1)
+def _bare_forms() -> tuple[dict[str, frozenset[str]], int]:
+    """Short forms without their last character (经信局 -> 经信) that are pure abbreviations:
+    not a word jieba knows (科技, 公安, 信访 are ordinary words) and not a piece of the full
+    name (大数据 is a topic as much as an agency)."""
+    from reportqa.places import jieba_words
+
+    known_words = jieba_words()
+    bare: dict[str, set[str]] = {}
+    for kind, shorts in AGENCY_KINDS.items():
+        for s in shorts:
+            stem = s[:-1]
+            if (
+                2 <= len(stem) <= 3
+                and s[-1] in "局委办厅"
+                and stem not in known_words
+                and stem not in kind
+            ):
+                bare.setdefault(stem, set()).add(kind)
+    frozen = {s: frozenset(k) for s, k in bare.items()}
     return frozen, max(len(s) for s in frozen)
 
 

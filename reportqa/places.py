@@ -157,15 +157,21 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
-def _jieba_flags() -> dict[str, str]:
-    """word -> part-of-speech flag from jieba's own dictionary (to tell names from words)."""
-    flags: dict[str, str] = {}
+@lru_cache(maxsize=1)
+def jieba_words() -> dict[str, tuple[int, str]]:
+    """word -> (frequency, part-of-speech flag) of the 2-4 character words in jieba's own
+    dictionary: to tell names and abbreviations from ordinary words."""
+    words: dict[str, tuple[int, str]] = {}
     with _package_file("jieba", "dict.txt").open(encoding="utf-8") as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 3 and 2 <= len(parts[0]) <= 4:
-                flags[parts[0]] = parts[2]
-    return flags
+            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[1].isdigit():
+                words[parts[0]] = (int(parts[1]), parts[2])
+    return words
+
+
+def _jieba_flags() -> dict[str, str]:
+    return {word: flag for word, (_, flag) in jieba_words().items()}
 
 
 @lru_cache(maxsize=1)

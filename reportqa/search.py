@@ -264,11 +264,13 @@ class Engine:
                 if token[:length] in self.gaz.by_name:
                     bounds.add(a + length)
                     break
-        agencies = find_agencies(outside_quotes, self.known_kinds, bounds)
+        raw_places = self.gaz.find(outside_quotes, bounds)
+        ends = frozenset(pos + len(name) for pos, name, _ in raw_places)
+        agencies = find_agencies(outside_quotes, self.known_kinds, bounds, ends)
         starts = {m.start for m in agencies}
         found_places = [
             (pos, name, cands)
-            for pos, name, cands in self.gaz.find(outside_quotes, bounds)
+            for pos, name, cands in raw_places
             if self._is_place_mention(name, cands, pos + len(name) in starts)
         ]
         places = [cands for _, _, cands in found_places]

@@ -241,3 +241,11 @@ def test_year_follow_up_replaces_the_year(engine: Engine) -> None:
 
     question = rewrite(engine, "上城发改局2023年信用修复办件多少件？", "2022年的呢")
     assert question is not None and "2022年" in question and "2023" not in question
+
+
+def test_place_then_abbreviation_without_its_suffix_names_the_agency(engine: Engine) -> None:
+    q = engine.analyse("舟山经信搞的信用宣传活动有几次")
+    assert [(m.text, sorted(m.kinds)) for m in q.agencies] == [("经信", ["经济和信息化局"])]
+    assert engine.ask("舟山经信搞的信用宣传活动有几次").hits[0].report.report_id != "kj"
+    assert engine.analyse("舟山科技创新有哪些举措").agencies == []  # 科技 is an ordinary word
+    assert engine.analyse("上海大数据中心").agencies == []  # 大数据 is a topic too
