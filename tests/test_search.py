@@ -245,7 +245,8 @@ def test_year_follow_up_replaces_the_year(engine: Engine) -> None:
 
 def test_place_then_abbreviation_without_its_suffix_names_the_agency(engine: Engine) -> None:
     q = engine.analyse("舟山经信搞的信用宣传活动有几次")
-    assert [(m.text, sorted(m.kinds)) for m in q.agencies] == [("经信", ["经济和信息化局"])]
+    assert [m.text for m in q.agencies] == ["经信"]
+    assert "经济和信息化局" in q.agencies[0].kinds
     assert engine.ask("舟山经信搞的信用宣传活动有几次").hits[0].report.report_id != "kj"
     assert engine.analyse("舟山科技创新有哪些举措").agencies == []  # 科技 is an ordinary word
     assert engine.analyse("上海大数据中心").agencies == []  # 大数据 is a topic too
