@@ -539,3 +539,35 @@ def test_eval_counts_misses(run_cli: RunCli, shared_kb: Path, tmp_path: Path) ->
     overall = res.stdout.splitlines()[-1].split()
     assert overall[0] == "overall"
     assert overall[1:] == ["3", "0.333", "0.333", "0.333", "0.333"]
+
+
+def test_facts_remove_history_and_undo_from_the_shell(run_cli: RunCli, kb_copy: Path) -> None:
+    env = env_for(kb_copy)
+    res = run_cli(
+        "facts",
+        "add",
+        "--question",
+        "舟山科技局的邮箱是什么",
+        "--answer",
+        "kjj@example.org",
+        "--report",
+        "002_9e90b7df6a5084ed",
+        "--alt",
+        "舟山科技局 邮箱",
+        env=env,
+    )
+    assert res.returncode == 0 and "f1" in res.stderr, res.stderr
+    listed = json.loads(run_cli("facts", "list", "--json", env=env).stdout)
+    assert [(f["id"], f["alternatives"]) for f in listed] == [("f1", ["舟山科技局 邮箱"])]
+    answer = json.loads(run_cli("ask", "--json", "舟山科技局的邮箱是什么？", env=env).stdout)
+    assert answer["answered"] and answer["results"][0]["sentence"] == "kjj@example.org"
+    bad = run_cli("facts", "add", "--question", "q", "--answer", "a", "--report", "nope", env=env)
+    assert bad.returncode == 1 and "nope" in bad.stderr
+    assert run_cli("remove", "004_44d86d126aed4ddd", env=env).returncode == 0
+    assert not (kb_copy / "reports" / "004_44d86d126aed4ddd.yaml").exists()
+    history = run_cli("history", env=env).stdout
+    assert "add-fact" in history and "remove-report" in history
+    assert run_cli("undo", env=env).returncode == 0  # the removal
+    assert (kb_copy / "reports" / "004_44d86d126aed4ddd.yaml").exists()
+    assert run_cli("facts", "remove", "f1", env=env).returncode == 0
+    assert json.loads(run_cli("facts", "list", "--json", env=env).stdout) == []
