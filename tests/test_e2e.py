@@ -7,61 +7,25 @@ its own. Every scenario plays users through the stand-in and asserts on what the
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from botapi_stub import BotApiStub
-from conftest import ROOT_DIR, copy_knowledge
+from botproc import BotProcess, buttons
+from conftest import copy_knowledge
 
 TOKEN = "424242:E2E-secret-token_value"
 ADMIN = 4242
 GROUP = -100777
 
 
-class Bot:
-    """A running bot process and the stand-in it talks to."""
+class Bot(BotProcess):
+    """A running bot process (one admin) and the stand-in it talks to."""
 
     def __init__(self, stub: BotApiStub, knowledge: Path, state: Path, log: Path) -> None:
-        self.stub = stub
-        self.knowledge = knowledge
-        self.state = state
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=self.stub.root,
-            KNOWLEDGE_DIR=str(self.knowledge),
-            BOT_STATE_DIR=str(self.state),
-            BOT_ADMIN_IDS=str(ADMIN),
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "bot.py"],
-            cwd=ROOT_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-        )
-        self.stub.wait_polling(timeout=60)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        super().__init__(stub, knowledge, state, log, TOKEN, (ADMIN,))
 
     def ask(self, text: str, **kw: object) -> dict:  # type: ignore[type-arg]
         """Send a message and return the params of the bot's next sendMessage to that chat."""
@@ -83,12 +47,6 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         running.start()
         yield running
         running.stop()
-
-
-def buttons(params: dict) -> dict[str, str]:  # type: ignore[type-arg]
-    """button text -> callback data of a message's inline keyboard."""
-    rows = (params.get("reply_markup") or {}).get("inline_keyboard", [])
-    return {b["text"]: b.get("callback_data", "") for row in rows for b in row}
 
 
 def test_command_menus_are_set_at_start(bot: Bot) -> None:

@@ -14,10 +14,8 @@ import hashlib
 import io
 import itertools
 import json
-import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 from botapi_stub import BotApiStub, Call
+from botproc import BotProcess, buttons
 from conftest import ROOT_DIR, copy_knowledge, snapshot
 from filelock import FileLock
 
@@ -44,51 +43,14 @@ REFUSED = "只有管理员"
 # ================================================================ the running bot
 
 
-class Bot:
+class Bot(BotProcess):
     """A running bot process (two admins) and the stand-in it talks to."""
 
     def __init__(self, stub: BotApiStub, base: Path) -> None:
-        self.stub = stub
+        super().__init__(
+            stub, base / "knowledge", base / "state", base / "bot.log", TOKEN, (ADMIN, ADMIN2)
+        )
         self.base = base
-        self.knowledge = base / "knowledge"
-        self.state = base / "state"
-        self.log = base / "bot.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
-        env.update(KNOWLEDGE_DIR=str(self.knowledge), BOT_STATE_DIR=str(self.state))
-        return env
-
-    def start(self) -> None:
-        env = self.env()
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=self.stub.root,
-            BOT_ADMIN_IDS=f"{ADMIN},{ADMIN2}",
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "bot.py"],
-            cwd=ROOT_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-        )
-        self.stub.wait_polling(timeout=60)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +69,6 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
 # ================================================================ playing the users
 
 _askers = itertools.count(7001)
-
-
-def buttons(params: dict) -> dict[str, str]:  # type: ignore[type-arg]
-    """button text -> callback data of a message's inline keyboard."""
-    rows = (params.get("reply_markup") or {}).get("inline_keyboard", [])
-    return {b["text"]: b.get("callback_data", "") for row in rows for b in row}
 
 
 def callback_data(params: dict) -> list[str]:  # type: ignore[type-arg]
