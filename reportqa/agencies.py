@@ -223,7 +223,8 @@ def _bare_forms() -> tuple[dict[str, frozenset[str]], int]:
     name (大数据 is a topic as much as an agency)."""
     from reportqa.places import jieba_words
 
-    known_words = jieba_words()
+    stems = {s[:-1] for shorts in AGENCY_KINDS.values() for s in shorts}
+    known_words = jieba_words(stems)
     bare: dict[str, set[str]] = {}
     for kind, shorts in AGENCY_KINDS.items():
         for s in shorts:

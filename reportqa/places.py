@@ -157,21 +157,24 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
-@lru_cache(maxsize=1)
-def jieba_words() -> dict[str, tuple[int, str]]:
-    """word -> (frequency, part-of-speech flag) of the 2-4 character words in jieba's own
-    dictionary: to tell names and abbreviations from ordinary words."""
-    words: dict[str, tuple[int, str]] = {}
+def jieba_words(wanted: set[str] | None = None) -> dict[str, str]:
+    """word -> part-of-speech flag of the 2-4 character words in jieba's own dictionary (only
+    those in `wanted`, when given): to tell names and abbreviations from ordinary words."""
+    flags: dict[str, str] = {}
     with _package_file("jieba", "dict.txt").open(encoding="utf-8") as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[1].isdigit():
-                words[parts[0]] = (int(parts[1]), parts[2])
-    return words
+            if (
+                len(parts) == 3
+                and 2 <= len(parts[0]) <= 4
+                and (wanted is None or parts[0] in wanted)
+            ):
+                flags[parts[0]] = parts[2]
+    return flags
 
 
 def _jieba_flags() -> dict[str, str]:
-    return {word: flag for word, (_, flag) in jieba_words().items()}
+    return jieba_words()
 
 
 @lru_cache(maxsize=1)
