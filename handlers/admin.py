@@ -226,101 +226,113 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
 
 
 async def on_admin_button(update: Update, context: Context) -> None:
+    """Admin buttons: a pending upload's actions, removing a report, cancelling."""
     query = update.callback_query
     if query is None or not query.data:
         return
     if not is_admin(update, context):
         await refuse(update, context)
         return
-    parts = query.data.split("|")
-    action = parts[1] if len(parts) > 1 else ""
-    bot_data = context.bot_data
+    _, action, *args = [*query.data.split("|"), ""][:4]
     message = query.message if isinstance(query.message, Message) else None
-    if action in ("ok", "no", "fix", "set"):
-        upload = bot_data.pending.get(parts[2] if len(parts) > 2 else "")
-        if upload is None or message is None:
-            await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
-            return
-        token = parts[2]
-        if action == "no":
-            bot_data.pending.pop(token, None)
-            await query.answer("已取消")
-            await _edit(message, "已取消导入，知识库没有任何改动。")
-        elif action == "fix":
-            await query.answer()
-            rows = [
-                [InlineKeyboardButton(f"修改{label}", callback_data=f"adm|set|{token}|{key}")]
-                for key, label in FIELDS.items()
-            ]
-            await message.edit_reply_markup(InlineKeyboardMarkup(rows))
-        elif action == "set":
-            key = parts[3] if len(parts) > 3 else ""
-            if key not in FIELDS:
-                await query.answer()
-                return
-            context.chat_data["editing"] = (token, key)  # type: ignore[index]
-            await query.answer()
-            await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
-        elif not upload.prepared.report.agency:
-            await query.answer("请先点「修改信息」补充机构全称，再确认入库。", show_alert=True)
-        else:  # ok
-            bot_data.pending.pop(token, None)
-            await query.answer("正在保存…")
-            r = upload.prepared.report
-            await _commit(
-                context,
-                functools.partial(_edit, message),
-                functools.partial(
-                    kbwrite.save_report, bot_data.repo, upload.prepared, _actor(update)
-                ),
-                lambda change: (
-                    f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
-                    f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
-                    "现在提问即可使用。"
-                ),
-            )
-        return
-    if action in ("del", "delok"):
-        key = parts[2] if len(parts) > 2 else ""
-        by_key = {views.short_key(r.report_id): r for r in bot_data.live.engine.kb.reports}
-        report = by_key.get(key)
-        if report is None or message is None:
-            await query.answer("该报告已不在知识库中。", show_alert=True)
-            return
+    if message is None:
         await query.answer()
-        if action == "del":
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton("确认删除", callback_data=f"adm|delok|{key}"),
-                        InlineKeyboardButton("取消", callback_data="adm|cancel"),
-                    ]
-                ]
-            )
-            await send(
-                message,
-                f"确定删除 {escape(report.agency)}《{escape(report.title)}》"
-                f"（{len(report.passages)} 段）吗？引用它的问答也会一并删除。",
-                markup,
-            )
-            return
+    elif action in ("ok", "no", "fix", "set"):
+        await _upload_action(update, context, message, action, args)
+    elif action in ("del", "delok"):
+        await _remove_action(update, context, message, action, args[0])
+    elif action == "cancel":
+        await query.answer("已取消")
+        await _edit(message, "已取消。")
+    else:
+        await query.answer()
+
+
+async def _upload_action(
+    update: Update, context: Context, message: Message, action: str, args: list[str]
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    token = args[0]
+    upload = context.bot_data.pending.get(token)
+    if upload is None:
+        await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
+    elif action == "no":
+        context.bot_data.pending.pop(token, None)
+        await query.answer("已取消")
+        await _edit(message, "已取消导入，知识库没有任何改动。")
+    elif action == "fix":
+        await query.answer()
+        rows = [
+            [InlineKeyboardButton(f"修改{label}", callback_data=f"adm|set|{token}|{key}")]
+            for key, label in FIELDS.items()
+        ]
+        await message.edit_reply_markup(InlineKeyboardMarkup(rows))
+    elif action == "set":
+        await query.answer()
+        if args[1] in FIELDS:
+            context.chat_data["editing"] = (token, args[1])  # type: ignore[index]
+            await send(message, f"请发送新的{FIELDS[args[1]]}（发送“取消”放弃修改）：")
+    elif not upload.prepared.report.agency:
+        await query.answer("请先点「修改信息」补充机构全称，再确认入库。", show_alert=True)
+    else:  # ok
+        context.bot_data.pending.pop(token, None)
+        await query.answer("正在保存…")
+        r = upload.prepared.report
+        save = functools.partial(
+            kbwrite.save_report, context.bot_data.repo, upload.prepared, _actor(update)
+        )
         await _commit(
             context,
             functools.partial(_edit, message),
-            functools.partial(
-                kbwrite.remove_report, bot_data.repo, report.report_id, _actor(update)
-            ),
+            save,
             lambda change: (
-                f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。"
+                f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
+                f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
+                "现在提问即可使用。"
             ),
-            failed="❌ 未删除",
         )
-        return
-    if action == "cancel" and message is not None:
-        await query.answer("已取消")
-        await _edit(message, "已取消。")
+
+
+async def _remove_action(
+    update: Update, context: Context, message: Message, action: str, key: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    reports = context.bot_data.live.engine.kb.reports
+    report = next((r for r in reports if views.short_key(r.report_id) == key), None)
+    if report is None:
+        await query.answer("该报告已不在知识库中。", show_alert=True)
         return
     await query.answer()
+    if action == "del":  # ask first
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("确认删除", callback_data=f"adm|delok|{key}"),
+                    InlineKeyboardButton("取消", callback_data="adm|cancel"),
+                ]
+            ]
+        )
+        await send(
+            message,
+            f"确定删除 {escape(report.agency)}《{escape(report.title)}》"
+            f"（{len(report.passages)} 段）吗？引用它的问答也会一并删除。",
+            markup,
+        )
+        return
+    remove = functools.partial(
+        kbwrite.remove_report, context.bot_data.repo, report.report_id, _actor(update)
+    )
+    await _commit(
+        context,
+        functools.partial(_edit, message),
+        remove,
+        lambda change: (
+            f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。"
+        ),
+        failed="❌ 未删除",
+    )
 
 
 async def _edit(message: Message, text: str) -> None:
