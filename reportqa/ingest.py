@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -636,8 +636,3 @@ def _main_place(text: str, gaz: Gazetteer) -> Place | None:
     if not counts:
         return None
     return gaz.by_code[counts.most_common(1)[0][0]]
-
-
-def with_overrides(report: Report, **changes: object) -> Report:
-    """A copy of a report with some metadata replaced (used by admin corrections)."""
-    return replace(report, **changes)  # type: ignore[arg-type]

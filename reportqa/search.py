@@ -24,7 +24,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from reportqa.agencies import AgencyMention, agency_kind, find_agencies, is_abbreviation
-from reportqa.index import Index, index_texts
+from reportqa.index import Index
 from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Report
 from reportqa.normalize import clean_input, normalize
 from reportqa.places import Gazetteer, Place
@@ -177,6 +177,7 @@ class Engine:
                 self._groups.append(info)
             group_of.append(groups[key])
         self._group_of = np.array(group_of, dtype=np.int64)
+        self._held_places = [i.place for i in self._groups if i.place is not None]
         self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
         # Filled as questions come: normalising a passage costs more than scoring it.
         self._norms: dict[int, str] = {}
@@ -324,8 +325,7 @@ class Engine:
         Full names (新建区) and cities' short names always count."""
         if any(c.name == name or c.level < 2 for c in cands) or before_agency:
             return True
-        held = [i.place for i in self._groups if i.place is not None]
-        return any(h.contains(c) or c.contains(h) for c in cands for h in held)
+        return any(h.contains(c) or c.contains(h) for c in cands for h in self._held_places)
 
     def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
         tid = self.index.vocab.get(term)
@@ -544,12 +544,3 @@ def combine(
     score = (bm25 + FUZZ_WEIGHT * fuzzy) * (1.0 if year_ok else YEAR_MISMATCH)
     score *= INFO_PENALTY if info_only else 1.0
     return score * (1.0 if value_ok else VALUE_MISSING)
-
-
-def build_engine(
-    kb: KnowledgeBase, tokenizer: Tokenizer, gaz: Gazetteer, index: Index | None = None
-) -> Engine:
-    """An engine over `kb`, building the index unless a saved one is given."""
-    if index is None:
-        index = Index.build(index_texts(kb), tokenizer.terms)
-    return Engine(kb, index, tokenizer, gaz)
