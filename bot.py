@@ -17,8 +17,10 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 
 from config import ConfigError, Settings, load_settings
 
@@ -40,16 +42,53 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+class StartupRetryLog(logging.Filter):
+    """python-telegram-bot retries a failed start (Telegram unreachable) with backoff but says
+    so only at DEBUG: each retry is said at WARNING, other DEBUG lines stay hidden unless -v."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            return True
+        text = record.getMessage()
+        if "Failed run number" in text and "Retrying" in text:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "Telegram 暂时无法连接，稍后自动重试（%s）", (text,)
+            return True
+        return self.verbose
+
+
+NETWORK_LOOP_LOGGER = "telegram.ext._utils.networkloop"
+
+
 def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets or [])
-    )
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets or [])
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("httpx", "httpcore", "jieba"):  # httpx logs URLs, and URLs hold the token
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    retries = logging.getLogger(NETWORK_LOOP_LOGGER)
+    retries.setLevel(logging.DEBUG)
+    retries.filters[:] = [StartupRetryLog(verbose)]
+    sys.excepthook = _redacting_excepthook(formatter)
+
+
+def _redacting_excepthook(formatter: RedactingFormatter):  # type: ignore[no-untyped-def]
+    """An uncaught exception's traceback, with every secret redacted like the log lines."""
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        for secret in formatter.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        sys.stderr.write(text)
+
+    return hook
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
@@ -118,6 +157,8 @@ def cmd_console(settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.ingest import Overrides
     from reportqa.kbwrite import IngestFailed, ingest_file
+    from reportqa.repository import ChangeRejected
+    from reportqa.sandbox import LimitExceeded, Sandbox
 
     overrides = Overrides(
         agency=args.agency,
@@ -130,24 +171,25 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     done = passages = 0
     needs: dict[str, list[str]] = {}
     failed: list[str] = []
-    for path in _progress(paths):
-        try:
-            outcome = ingest_file(path, settings.knowledge_dir, overrides, dry_run=args.dry_run)
-        except IngestFailed as e:
-            failed.append(str(e))
-            print(f"错误：{e}", file=sys.stderr)
-            continue
-        r = outcome.report
-        done += 1
-        passages += len(r.passages)
-        if outcome.needs_flag:
-            needs[path.name] = outcome.needs_flag
-        action = "将写入" if args.dry_run else ("已更新" if outcome.replaced else "已写入")
-        print(
-            f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
-            f"{r.doc_type or '?'} · {len(r.passages)} 段",
-            file=sys.stderr,
-        )
+    sandbox = Sandbox()  # each file is read under a time and a memory limit
+    try:
+        for path in _progress(paths):
+            try:
+                outcome = ingest_file(
+                    path, settings.knowledge_dir, overrides, args.dry_run, _actor(), sandbox
+                )
+            except (IngestFailed, LimitExceeded, ChangeRejected) as e:
+                failed.append(str(e))
+                message = str(e) if str(e).startswith(path.name) else f"{path.name}: {e}"
+                print(f"错误：{message}", file=sys.stderr)
+                continue
+            _report_ingested(outcome, args.dry_run)
+            done += 1
+            passages += len(outcome.report.passages)
+            if outcome.needs_flag:
+                needs[path.name] = outcome.needs_flag
+    finally:
+        sandbox.close()
     print(
         f"完成：{done} 个文件，{passages} 段，失败 {len(failed)} 个"
         + ("（试运行，未写入）" if args.dry_run else ""),
@@ -157,6 +199,16 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
         print(f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {flags} 指定", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _report_ingested(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    r = outcome.report
+    action = "将写入" if dry_run else ("已更新" if outcome.replaced else "已写入")
+    print(
+        f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
+        f"{r.doc_type or '?'} · {len(r.passages)} 段",
+        file=sys.stderr,
+    )
 
 
 def _progress(paths: list[Path]) -> Iterable[Path]:
@@ -177,12 +229,16 @@ def _announce(i: int, n: int, path: Path) -> Path:
 
 def cmd_rebuild(settings: Settings) -> int:
     from reportqa.kbwrite import IngestFailed, rebuild
+    from reportqa.sandbox import LimitExceeded, Sandbox
 
+    sandbox = Sandbox()
     try:
-        outcomes = rebuild(settings.knowledge_dir)
-    except IngestFailed as e:
+        outcomes = rebuild(settings.knowledge_dir, _actor(), sandbox)
+    except (IngestFailed, LimitExceeded) as e:
         print(f"错误：{e}", file=sys.stderr)
         return 1
+    finally:
+        sandbox.close()
     for o in outcomes:
         print(f"{o.report.report_id}: {len(o.report.passages)} 段", file=sys.stderr)
     print(f"完成：重建 {len(outcomes)} 份报告", file=sys.stderr)
@@ -249,14 +305,26 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_history(settings: Settings) -> int:
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.repository import Repository
 
-    for record in Repository(settings.knowledge_dir).audit(limit=30):
+    repo = Repository(settings.knowledge_dir)
+    if args.all:
+        records, total = repo.audit_page(1, 10**9)
+    else:
+        records, total = repo.audit_page(args.page, args.limit)
+    for record in records:
         print(
             f"#{record.get('seq')}\t{record.get('time')}\t{record.get('actor')}\t"
             f"{record.get('action')}\t{record.get('target')}\t{record.get('outcome')}"
         )
+    pages = max(1, -(-total // args.limit))
+    if not args.all and total:
+        more = f"；更早的：bot.py history --page {args.page + 1}" if args.page < pages else ""
+        print(f"第 {args.page}/{pages} 页，共 {total} 条{more}", file=sys.stderr)
+    if not records and total:
+        print(f"没有第 {args.page} 页（共 {pages} 页）", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -270,8 +338,11 @@ def cmd_undo(settings: Settings) -> int:
 
 def cmd_validate(settings: Settings) -> int:
     from reportqa import store
+    from reportqa.repository import Repository
 
-    kb, problems = store.validate(settings.knowledge_dir)
+    folder = settings.knowledge_dir
+    files = Repository(folder).snapshot(manifest=True)  # never half a change
+    kb, problems = store.validate(folder, overlay=dict(files), exact=True)
     for p in problems:
         print(p)
     if kb is None:
@@ -286,8 +357,12 @@ def cmd_validate(settings: Settings) -> int:
 
 def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa import store
+    from reportqa.repository import Repository
 
-    kb = store.load(settings.knowledge_dir)
+    folder = settings.knowledge_dir
+    kb, problems = store.validate(folder, overlay=dict(Repository(folder).snapshot()), exact=True)
+    if kb is None:
+        raise store.KnowledgeError(problems)
     rows = [
         {
             "report_id": r.report_id,
@@ -332,23 +407,39 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             print("配置错误：webhook 模式需要设置 TELEGRAM_BOT_TOKEN", file=sys.stderr)
             return 2
         return cmd_console(settings)
+    from telegram.error import InvalidToken
+
+    from reportqa.sandbox import Sandbox
     from telegram_app import ALLOWED_UPDATES, build_application
 
     service, live = _service(settings)
-    app = build_application(settings, service, live)
-    if getattr(args, "webhook_url", None):
-        from urllib.parse import urlparse
+    sandbox = Sandbox() if settings.admin_ids else None  # only admins upload files
+    app = build_application(settings, service, live, sandbox)
+    try:
+        if getattr(args, "webhook_url", None):
+            from urllib.parse import urlparse
 
-        app.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            url_path=urlparse(args.webhook_url).path.lstrip("/"),
-            webhook_url=args.webhook_url,
-            secret_token=args.secret,
-            allowed_updates=ALLOWED_UPDATES,
+            app.run_webhook(
+                listen=args.listen,
+                port=args.port,
+                url_path=urlparse(args.webhook_url).path.lstrip("/"),
+                webhook_url=args.webhook_url,
+                secret_token=args.secret,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=-1,  # Telegram unreachable at start: retry with backoff
+            )
+        else:
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
+    except InvalidToken:  # its message quotes the token: never print it
+        print(
+            "错误：Telegram 拒绝了 TELEGRAM_BOT_TOKEN（token 无效或已被撤销），"
+            "请向 @BotFather 核对后重试",
+            file=sys.stderr,
         )
-    else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return 2
+    finally:
+        if sandbox is not None:
+            sandbox.close()
     return 0
 
 
@@ -400,7 +491,10 @@ def parser() -> argparse.ArgumentParser:
     flist.add_argument("--json", action="store_true")
     frm = fsub.add_parser("remove", help="remove a fact")
     frm.add_argument("fact_id")
-    sub.add_parser("history", help="recent changes to the knowledge base")
+    hist = sub.add_parser("history", help="changes to the knowledge base, newest page first")
+    hist.add_argument("--page", type=_positive, default=1, help="page (1 = the newest)")
+    hist.add_argument("--limit", type=_positive, default=30, help="changes per page (30)")
+    hist.add_argument("--all", action="store_true", help="every change kept in the audit log")
     sub.add_parser("undo", help="restore the version before the latest change")
     rep = sub.add_parser("reports", help="list the reports")
     rep.add_argument("--json", action="store_true")
@@ -427,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild": lambda: cmd_rebuild(settings),
         "remove": lambda: cmd_remove(args, settings),
         "facts": lambda: cmd_facts(args, settings),
-        "history": lambda: cmd_history(settings),
+        "history": lambda: cmd_history(args, settings),
         "undo": lambda: cmd_undo(settings),
         "validate": lambda: cmd_validate(settings),
         "reports": lambda: cmd_reports(args, settings),

@@ -40,15 +40,17 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     app.add_handler(CommandHandler("agencies", browse.on_agencies))
     app.add_handler(CommandHandler("reports", browse.on_reports))
     app.add_handler(CommandHandler("all", browse.on_all))
+    # Admin work (saving, reloading the index, reading an upload) can take seconds: those
+    # handlers run with block=False, so other chats' updates are handled meanwhile.
     for name, callback in admin.ADMIN_COMMANDS.items():  # admins only (checked again inside)
-        app.add_handler(CommandHandler(name, callback, filters=admins))
+        app.add_handler(CommandHandler(name, callback, filters=admins, block=False))
     app.add_handler(CommandHandler(list(admin.ADMIN_COMMANDS), admin.refuse))  # everyone else
-    app.add_handler(CallbackQueryHandler(admin.on_admin_button, pattern=r"^adm\|"))
+    app.add_handler(CallbackQueryHandler(admin.on_admin_button, pattern=r"^adm\|", block=False))
     app.add_handler(CallbackQueryHandler(ask.on_button, pattern=r"^[mofq]\|"))
     app.add_handler(CallbackQueryHandler(browse.on_browse_button, pattern=r"^[aArR]\|"))
     app.add_handler(CallbackQueryHandler(ask.on_button))  # unknown buttons are still answered
     app.add_handler(InlineQueryHandler(ask.on_inline_query))
-    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document, block=False))
     app.add_handler(MessageHandler(private & text, ask.on_private_text))
     app.add_handler(
         MessageHandler(filters.ChatType.GROUPS & text & ask.AddressedToBot(), ask.on_group_text)

@@ -28,7 +28,7 @@ from telegram.ext import ApplicationHandlerStop
 
 import chat
 from handlers import views
-from handlers.ask import send
+from handlers.ask import send, typing
 from handlers.state import Context
 from render import escape
 from reportqa import kbwrite
@@ -36,11 +36,14 @@ from reportqa.ingest import Overrides
 from reportqa.kbwrite import IngestFailed, Prepared
 from reportqa.models import Report
 from reportqa.repository import ChangeRejected
+from reportqa.sandbox import LimitExceeded
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 20 * 1024 * 1024
 PENDING_TTL = 3600  # seconds an upload waits for confirmation
 REFUSAL = "抱歉，只有管理员可以使用这个功能。"
+NOT_YOURS = "这是另一位管理员上传的文件，只有上传者可以确认、修改或取消。"
+HISTORY_PAGE = 15  # changes per /history page
 FIELDS = {"agency": "机构全称", "year": "年份", "title": "标题", "doc_type": "文件类型"}
 ADMIN_HELP = """<b>管理员命令</b>
 发送报告文件（.txt .docx .html .pdf 或知识库 .yaml）即可预览并入库
@@ -67,10 +70,17 @@ def is_admin(update: Update, context: Context) -> bool:
 
 
 async def refuse(update: Update, context: Context) -> None:
-    """Anyone else trying an admin command or upload: a short refusal, and a log line."""
+    """Anyone else trying an admin command or upload: a short refusal, and a log line that
+    says what was tried (the button's data, the file's name or the command)."""
     user = update.effective_user
-    what = update.effective_message.text if update.effective_message else "button"
-    log.warning("refused admin action from user %s: %r", user.id if user else None, what)
+    message = update.effective_message
+    if update.callback_query:
+        what = f"button {update.callback_query.data!r}"
+    elif message is not None and message.document is not None:
+        what = f"upload {message.document.file_name!r}"
+    else:
+        what = repr(message.text if message is not None else None)
+    log.warning("refused admin action from user %s: %s", user.id if user else None, what)
     if update.callback_query:
         await update.callback_query.answer(REFUSAL, show_alert=True)
     elif update.effective_message:
@@ -114,7 +124,7 @@ async def _commit(
     how it went (the change's own message, or why nothing was saved)."""
     try:
         result = await asyncio.to_thread(work)
-    except (ChangeRejected, IngestFailed) as e:
+    except (ChangeRejected, IngestFailed, LimitExceeded) as e:
         await say(f"{failed}：{escape(str(e))}")
         return
     note = await _reload(context)
@@ -154,25 +164,33 @@ async def on_document(update: Update, context: Context) -> None:
     if len(data) > MAX_UPLOAD:
         await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。")
         return
-    await _preview(message, context, data, name, {})
+    user = update.effective_user
+    await _preview(message, context, data, name, {}, user.id if user else message.chat.id)
 
 
 async def _preview(
-    message: Message, context: Context, data: bytes, name: str, flags: dict[str, Any]
+    message: Message,
+    context: Context,
+    data: bytes,
+    name: str,
+    flags: dict[str, Any],
+    admin: int,
 ) -> None:
-    folder = context.bot_data.settings.knowledge_dir
+    """Extract and ingest the file in the sandbox (time and memory limits, another process:
+    questions are answered meanwhile) and show the preview with its buttons."""
+    bot_data = context.bot_data
+    folder = bot_data.settings.knowledge_dir
     try:
-        prepared = await asyncio.to_thread(
-            kbwrite.prepare_upload, data, name, folder, Overrides(**flags)
-        )
-    except IngestFailed as e:
+        async with typing(context, message.chat.id):
+            prepared = await asyncio.to_thread(
+                kbwrite.prepare_upload, data, name, folder, Overrides(**flags), bot_data.sandbox
+            )
+    except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
         return
-    bot_data = context.bot_data
     bot_data.expire_uploads(PENDING_TTL)
     token = secrets.token_hex(4)
-    user_id = message.chat.id
-    bot_data.pending[token] = PendingUpload(prepared, data, name, user_id, flags)
+    bot_data.pending[token] = PendingUpload(prepared, data, name, admin, flags)
     await send(
         message,
         preview_text(prepared, bot_data.live.engine.kb.report(prepared.report.report_id)),
@@ -257,6 +275,11 @@ async def _upload_action(
     upload = context.bot_data.pending.get(token)
     if upload is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
+    elif upload.admin != query.from_user.id:  # another admin's upload is theirs to decide
+        log.warning(
+            "admin %s pressed %r on admin %s's upload", query.from_user.id, query.data, upload.admin
+        )
+        await query.answer(NOT_YOURS, show_alert=True)
     elif action == "no":
         context.bot_data.pending.pop(token, None)
         await query.answer("已取消")
@@ -371,14 +394,15 @@ async def on_admin_text(update: Update, context: Context) -> None:
             flags[key] = int(text)
         else:
             flags[key] = text
-        await _preview(message, context, upload.data, upload.name, flags)
+        preview = _preview(message, context, upload.data, upload.name, flags, upload.admin)
+        context.application.create_task(preview, update=update)  # slow: not in the way
         raise ApplicationHandlerStop
     if "addfact" in chat_data:
-        await _addfact_step(message, context, text)
+        await _addfact_step(update, message, context, text)
         raise ApplicationHandlerStop
 
 
-async def _addfact_step(message: Message, context: Context, text: str) -> None:
+async def _addfact_step(update: Update, message: Message, context: Context, text: str) -> None:
     chat_data = context.chat_data
     assert chat_data is not None
     draft: dict[str, Any] = chat_data["addfact"]
@@ -408,7 +432,7 @@ async def _addfact_step(message: Message, context: Context, text: str) -> None:
         await send(message, f"来源报告的 ID（从下面复制）：\n{listing}")
     else:
         chat_data.pop("addfact", None)
-        await _save_fact(
+        save = _save_fact(
             message,
             context,
             draft["question"],
@@ -416,6 +440,7 @@ async def _addfact_step(message: Message, context: Context, text: str) -> None:
             text,
             draft.get("alternatives", ()),
         )
+        context.application.create_task(save, update=update)  # the reload is not in the way
 
 
 async def _save_fact(
@@ -522,16 +547,25 @@ async def on_undo(update: Update, context: Context, message: Message) -> None:
 
 @admin_command
 async def on_history(update: Update, context: Context, message: Message) -> None:
-    records = context.bot_data.repo.audit(limit=15)
-    if not records:
+    """/history [page]: the latest changes, HISTORY_PAGE to a page, newest first."""
+    arg = (context.args or ["1"])[0]
+    page = int(arg) if arg.isdigit() and int(arg) > 0 else 1
+    records, total = context.bot_data.repo.audit_page(page, HISTORY_PAGE)
+    if not total:
         await send(message, "还没有改动记录。")
         return
-    lines = ["<b>最近的改动</b>"] + [
+    pages = -(-total // HISTORY_PAGE)
+    if not records:
+        await send(message, f"没有第 {page} 页（共 {pages} 页）。")
+        return
+    lines = [f"<b>改动记录</b>（第 {page}/{pages} 页，共 {total} 条）"] + [
         f"#{r.get('seq')} {escape(str(r.get('time', ''))[:16])} {escape(str(r.get('actor')))} "
         f"{escape(str(r.get('action')))} {escape(str(r.get('target')))}"
         + ("" if r.get("outcome") == "done" else f"（{escape(str(r.get('outcome')))}）")
         for r in reversed(records)
     ]
+    if page < pages:
+        lines.append(f"更早的改动：/history {page + 1}")
     await send(message, "\n".join(lines))
 
 

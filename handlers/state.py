@@ -11,6 +11,7 @@ from chat import ChatService
 from config import Settings
 from reportqa.live import LiveKnowledge
 from reportqa.repository import Repository
+from reportqa.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from handlers.admin import PendingUpload
@@ -27,12 +28,20 @@ class BotData:
         self._service: ChatService | None = None
         self._settings: Settings | None = None
         self._live: LiveKnowledge | None = None
+        self.sandbox: Sandbox | None = None  # where uploads are extracted (None: in-process)
         self.pending: dict[str, PendingUpload] = {}  # uploads waiting for 确认入库
 
-    def attach(self, service: ChatService, settings: Settings, live: LiveKnowledge) -> None:
+    def attach(
+        self,
+        service: ChatService,
+        settings: Settings,
+        live: LiveKnowledge,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         self._service = service
         self._settings = settings
         self._live = live
+        self.sandbox = sandbox
 
     @property
     def live(self) -> LiveKnowledge:

@@ -21,6 +21,12 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 200
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
+# What one report may hold once extracted: far above any real report (a provincial work report
+# is ~20,000 characters), far below what would take minutes and gigabytes to ingest.
+MAX_TEXT_CHARS = 2_000_000
+MAX_DOCX_XML_BYTES = 64 * 1024 * 1024  # word/document.xml, uncompressed
+MAX_DOCX_BLOCKS = 200_000  # paragraphs and tables in the body
+HTML_DEPTH_ERROR = "Excessive depth"  # libxml2 stops at 256 nested elements
 
 TEXT_SUFFIXES = frozenset({"", ".txt", ".text", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -115,14 +121,22 @@ class ExtractError(ValueError):
 
 
 def extract_text(path: Path) -> str:
-    """Return the text of a .txt/.text/.md (or extension-less) / .docx / .html / .htm file.
+    """Return the text of a .txt/.text/.md (or extension-less) / .docx / .html / .htm / .pdf
+    file.
 
     Line ends are '\\n'; raises ExtractError for anything that is not a readable report.
     """
     path = Path(path)
-    name = path.name
-    data = _read_limited(path, name)
-    suffix = path.suffix.lower()
+    return extract_bytes(read_limited(path, path.name), path.name)
+
+
+def extract_bytes(data: bytes, name: str) -> str:
+    """The text of a file's bytes (its kind from the suffix of `name`), as extract_text()."""
+    if len(data) > MAX_BYTES:
+        raise ExtractError(_too_big(name, len(data)))
+    if not data:
+        raise ExtractError(f"{name}: 文件为空，请检查文件内容后重试")
+    suffix = Path(name).suffix.lower()
     if suffix == ".docx":
         text = _docx_text(data, name)
     elif suffix == ".pdf":
@@ -139,9 +153,23 @@ def extract_text(path: Path) -> str:
                 f"{name}: 不支持的文件类型“{suffix}”，请使用 {SUPPORTED} 文件"
                 "（旧版 Word 请另存为 .docx）"
             ) from exc
+    check_length(text, name)
     if not text.strip():
         raise ExtractError(f"{name}: 文件为空（没有可提取的文字），请检查文件内容后重试")
     return text
+
+
+def check_length(text: str, name: str) -> None:
+    """Refuse a text longer than one report can be (MAX_TEXT_CHARS)."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ExtractError(_too_long(name))
+
+
+def _too_long(name: str) -> str:
+    return (
+        f"{name}: 文字太多（超过 {MAX_TEXT_CHARS // 10000} 万字），不像一份报告；"
+        "请拆分成几份后分别导入"
+    )
 
 
 def decode_bytes(data: bytes, name: str) -> str:
@@ -165,7 +193,7 @@ def decode_bytes(data: bytes, name: str) -> str:
     )
 
 
-def _read_limited(path: Path, name: str) -> bytes:
+def read_limited(path: Path, name: str) -> bytes:
     """Read at most MAX_BYTES from path, refusing missing, non-regular and oversized files."""
     try:
         size = path.stat().st_size
@@ -267,35 +295,48 @@ def _check_docx_zip(data: bytes, name: str) -> None:
         )
 
 
-def _body_blocks(parent: Any) -> Iterator[Any]:
-    """Yield w:p and w:tbl elements in body order, looking inside content controls (w:sdt)."""
-    for child in parent.iterchildren():
-        if child.tag in (_W + "p", _W + "tbl"):
-            yield child
-        elif child.tag == _W + "sdt":
-            for content in child.iterchildren(_W + "sdtContent"):
-                yield from _body_blocks(content)
-
-
 def _docx_text(data: bytes, name: str) -> str:
-    """Paragraphs and table rows (cells joined by tabs) of a .docx, in body order."""
-    _check_docx_zip(data, name)
-    import docx
-    from docx.table import Table, _Cell
-    from docx.text.paragraph import Paragraph
+    """Paragraphs and table rows (cells joined by tabs) of a .docx, in body order.
 
+    word/document.xml is parsed as a stream (python-docx's element classes give each block's
+    text), and every block is dropped once read, so memory stays bounded and a document with
+    more text than a report can hold is refused as soon as that shows."""
+    _check_docx_zip(data, name)
+    from docx.oxml.parser import element_class_lookup
+    from docx.table import _Cell
+    from docx.text.paragraph import Paragraph
+    from lxml import etree
+
+    lines: list[str] = []
+    chars = blocks = 0
+    parser = etree.XMLPullParser(events=("end",), resolve_entities=False, no_network=True)
+    parser.set_element_class_lookup(element_class_lookup)
     try:
-        document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
-        for block in _body_blocks(document.element.body):
-            if block.tag == _W + "p":
-                lines.append(Paragraph(block, document).text)
-            else:
-                table = Table(block, document)
-                for row in table.rows:  # each real cell once, merged cells not repeated
-                    cells = (_Cell(tc, table).text for tc in row._tr.tc_lst)
-                    lines.append("\t".join(" ".join(cell.split()) for cell in cells))
-    except Exception as exc:  # python-docx/lxml raise many types on malformed input
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if archive.getinfo("word/document.xml").file_size > MAX_DOCX_XML_BYTES:
+                raise ExtractError(_too_long(name))
+            with archive.open("word/document.xml") as stream:
+                while chunk := stream.read(1 << 16):
+                    parser.feed(chunk)
+                    for _, element in parser.read_events():
+                        if element.tag not in (_W + "p", _W + "tbl") or not _in_body(element):
+                            continue
+                        start = len(lines)
+                        if element.tag == _W + "p":
+                            lines.append(Paragraph(element, None).text)  # type: ignore[arg-type]
+                        else:  # each real cell once, merged cells not repeated
+                            for tr in element.tr_lst:
+                                cells = (_Cell(tc, None).text for tc in tr.tc_lst)  # type: ignore[arg-type]
+                                lines.append("\t".join(" ".join(cell.split()) for cell in cells))
+                        chars += sum(len(line) + 1 for line in lines[start:])
+                        blocks += 1
+                        if chars > MAX_TEXT_CHARS or blocks > MAX_DOCX_BLOCKS:
+                            raise ExtractError(_too_long(name))
+                        _drop_read(element)
+            parser.close()
+    except ExtractError:
+        raise
+    except Exception as exc:  # python-docx/lxml/zipfile raise many types on malformed input
         raise ExtractError(
             f"{name}: Word 文档内容损坏，无法读取（{type(exc).__name__}），"
             "请用 Word 另存为 .docx 后重试"
@@ -303,23 +344,52 @@ def _docx_text(data: bytes, name: str) -> str:
     return _finish("\n".join(lines), name)
 
 
+def _in_body(element: Any) -> bool:
+    """A block of the body itself, or of a content control (w:sdt) there: not a paragraph
+    inside a table cell, a text box or a footnote."""
+    parent = element.getparent()
+    while parent is not None and parent.tag in (_W + "sdtContent", _W + "sdt"):
+        parent = parent.getparent()
+    return parent is not None and parent.tag == _W + "body"
+
+
+def _drop_read(element: Any) -> None:
+    """Free a block that has been read, and the ones before it."""
+    element.clear()
+    parent = element.getparent()
+    while element.getprevious() is not None:
+        del parent[0]
+
+
 def _pdf_text(data: bytes, name: str) -> str:
-    """The text layer of a PDF, page by page; a scan without one is refused clearly."""
+    """The text layer of a PDF, page by page; a scan without one is refused clearly, and so is
+    one whose streams inflate beyond pypdf's limits or whose text outgrows a report."""
     if not data.startswith(b"%PDF"):
         raise ExtractError(f"{name}: 不是有效的 PDF 文件，请检查文件后重试")
     import pypdf
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError
 
+    pages: list[str] = []
+    chars = 0
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ExtractError(f"{name}: PDF 已加密，请提供未加密的文件")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise ExtractError(f"{name}: PDF 超过 {MAX_PDF_PAGES} 页，请拆分后再上传")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1]) + 1
+            if chars > MAX_TEXT_CHARS:
+                raise ExtractError(_too_long(name))
     except ExtractError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except LimitReachedError as exc:
+        raise ExtractError(
+            f"{name}: PDF 内容解压后超出处理上限（疑似压缩炸弹），已拒绝处理；"
+            "请另存为普通 PDF 或 .docx/.txt 后重试"
+        ) from exc
+    except Exception as exc:  # pypdf raises many types on malformed input
         raise ExtractError(f"{name}: PDF 文件损坏，无法读取（{type(exc).__name__}）") from exc
     text = "\n".join(pages)
     if len("".join(text.split())) < 20:
@@ -351,12 +421,11 @@ def _decode_html(data: bytes, name: str) -> str:
 
 def _html_text(data: bytes, name: str) -> str:
     """Visible text of a saved web page, one block element per line, table cells tab-separated."""
-    import lxml.html
     from lxml import etree
 
     source = _XML_DECL.sub("", _decode_html(data, name), count=1)
     try:
-        root = lxml.html.document_fromstring(source)
+        root = _parse_html(source, name)
         for element in root.xpath(
             "//comment() | //processing-instruction() | "
             + " | ".join(f"//{tag}" for tag in _DROP_TAGS)
@@ -372,9 +441,28 @@ def _html_text(data: bytes, name: str) -> str:
             else:
                 parts.append("\n" if tag in _BLOCK_TAGS else "\t" if tag in _CELL_TAGS else "")
                 parts.append(_squash(element.tail) if element is not root else "")
+    except ExtractError:
+        raise
     except (etree.LxmlError, ValueError) as exc:
         raise ExtractError(f"{name}: 网页无法解析（{exc}），请用浏览器另存为 .html 后重试") from exc
     return _tidy_lines("".join(parts))
+
+
+def _parse_html(source: str, name: str) -> Any:
+    """The page's tree. libxml2 stops reading at 256 nested elements (and the rest of the page
+    would be lost without a word): such a page is read again with the deeper limit
+    (2048), and refused clearly if even that is exceeded."""
+    import lxml.html
+
+    for huge in (False, True):
+        parser = lxml.html.HTMLParser(huge_tree=huge, no_network=True)
+        root = lxml.html.document_fromstring(source, parser=parser)
+        if not any(HTML_DEPTH_ERROR in e.message for e in parser.error_log):
+            return root
+    raise ExtractError(
+        f"{name}: 网页的标签嵌套过深（超过 2048 层），无法完整提取正文；"
+        "请在浏览器中另存为纯文本 .txt 或复制正文后重试"
+    )
 
 
 def _squash(text: str | None) -> str:

@@ -24,6 +24,7 @@ from reportqa.normalize import normalize, to_simplified
 from reportqa.places import Gazetteer, Place, gazetteer
 
 MAX_PASSAGE = 320  # characters: longer paragraphs are split at sentence ends
+MAX_PASSAGES = 20_000  # a report with more is no report (a provincial work report has ~150)
 MIN_PASSAGE = 40  # shorter fragments are merged with a neighbour of the same section
 TITLE_MAX = 80
 
@@ -149,6 +150,8 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     paras = _paragraphs(body)
     if not paras:
         raise IngestError(f"{source_file}: 没有找到正文段落")
+    if len(paras) > MAX_PASSAGES:
+        raise IngestError(_too_many(source_file))
     gaz = gazetteer()
     needs: list[str] = []
 
@@ -171,6 +174,8 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     report_id = overrides.report_id or report_id_for(source_file)
     info = _info_passage(title, meta_lines, head, tail)
     passages = _passages(report_id, ([info] if info else []) + paras)
+    if len(passages) > MAX_PASSAGES:
+        raise IngestError(_too_many(source_file))
     report = Report(
         report_id=report_id,
         title=title or "",
@@ -185,6 +190,10 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         script=_script(text),
     )
     return IngestResult(report, needs)
+
+
+def _too_many(source_file: str) -> str:
+    return f"{source_file}: 段落超过 {MAX_PASSAGES} 段，不像一份报告；请拆分成几份后分别导入"
 
 
 def report_id_for(source_file: str) -> str:

@@ -10,21 +10,20 @@ texts with one command. A file that fails leaves the knowledge folder as it was.
 
 from __future__ import annotations
 
+import hashlib
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from reportqa import store
-from reportqa.extract import ExtractError, extract_text
-from reportqa.ingest import IngestError, Overrides, ingest_text
+from reportqa.extract import ExtractError, check_length, extract_bytes, read_limited
+from reportqa.ingest import MAX_PASSAGES, IngestError, Overrides, ingest_text
 from reportqa.models import Fact, Report, ReportQAError
 from reportqa.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
+from reportqa.sandbox import Sandbox
 
-MANIFEST = "manifest.yaml"
+MANIFEST = store.MANIFEST
 SOURCE_SUFFIXES = (".txt", ".text", ".md", ".docx", ".html", ".htm", ".pdf")
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -67,46 +66,100 @@ class Diff:
 
 
 def safe_name(name: str, default: str = "upload.txt") -> str:
-    """A file name with no path, no control characters and no leading dot (../x, a\\b, …)."""
+    """A file name with no path, no control characters, no leading dot (../x, a\\b, …),
+    bounded in bytes (a long name keeps its start and suffix and gains a hash of the whole, so
+    two long names stay distinct) and never the folder's own manifest.yaml."""
     base = PurePosixPath(name.replace("\\", "/")).name
-    base = re.sub(r"[^\w.\-\u3400-\u9fff]+", "_", base).lstrip("._")[:100]
-    return base if base and "." in base else (base + Path(default).suffix if base else default)
+    base = re.sub(r"[^\w.\-\u3400-\u9fff]+", "_", base).lstrip("._")
+    if not base:
+        return default
+    if "." not in base:
+        base += Path(default).suffix
+    if len(base.encode("utf-8")) > store.MAX_NAME_BYTES:
+        stem, suffix = _split_suffix(base)
+        digest = hashlib.sha1(base.encode("utf-8")).hexdigest()[:10]
+        budget = store.MAX_NAME_BYTES - len(suffix.encode("utf-8")) - len(digest) - 1
+        stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
+        base = f"{stem}-{digest}{suffix}"
+    if base.lower() == MANIFEST:
+        base = f"file-{base}"
+    return base
 
 
-def prepare_file(path: Path, folder: Path, overrides: Overrides | None = None) -> Prepared:
-    """Extract and ingest a raw report file (nothing is written)."""
-    if overrides is None or not any(vars(overrides).values()):
-        # re-ingesting a known file without flags keeps the flags it was ingested with
-        overrides = _overrides(read_manifest(folder).get(path.name, {}))
+def source_name(name: str) -> str:
+    """The name a raw file is kept under in sources/: its own name when that can be one, the
+    safe_name() of it otherwise."""
+    return name if store.bad_source_name(name) is None else safe_name(name)
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    suffix = Path(name).suffix
+    if not suffix or len(suffix.encode("utf-8")) > 16:
+        return name, ""
+    return name[: -len(suffix)], suffix
+
+
+def prepare_bytes(data: bytes, name: str, overrides: Overrides | None = None) -> Prepared:
+    """Extract and ingest a raw file's bytes, or read report YAML (nothing is written); `name`
+    is the source name already. The costly, untrusted part: run it in a Sandbox."""
+    if Path(name).suffix.lower() in YAML_SUFFIXES:
+        return _prepare_yaml(data, name)
+    overrides = overrides or Overrides()
     try:
-        raw = path.read_bytes() if path.stat().st_size <= 20 * 1024 * 1024 else None
-        text = extract_text(path)
-        result = ingest_text(text, path.name, overrides)
+        result = ingest_text(extract_bytes(data, name), name, overrides)
     except (ExtractError, IngestError) as e:
         raise IngestFailed(str(e)) from e
-    except OSError as e:
-        raise IngestFailed(f"{path.name}: 无法读取文件（{e.strerror}）") from e
-    _check_loads(result.report, path.name)
+    _check_loads(result.report, name)
     flags = {k: v for k, v in vars(overrides).items() if v is not None}
-    return Prepared(result.report, result.needs_flag, raw, path.name, flags)
+    return Prepared(result.report, result.needs_flag, data, name, flags)
+
+
+def _prepare(
+    data: bytes,
+    name: str,
+    folder: Path,
+    overrides: Overrides | None,
+    sandbox: Sandbox | None,
+) -> Prepared:
+    if overrides is None or not any(vars(overrides).values()):
+        # re-ingesting a known file without flags keeps the flags it was ingested with
+        overrides = _overrides(read_manifest(folder).get(name, {}))
+    if sandbox is None:
+        return prepare_bytes(data, name, overrides)
+    return sandbox.run(prepare_bytes, data, name, overrides)
+
+
+def prepare_file(
+    path: Path,
+    folder: Path,
+    overrides: Overrides | None = None,
+    sandbox: Sandbox | None = None,
+) -> Prepared:
+    """Extract and ingest a raw report file, or read a report YAML file (nothing is
+    written); with a `sandbox`, under its time and memory limits."""
+    name = source_name(path.name)
+    try:
+        data = read_limited(path, path.name)
+    except ExtractError as e:
+        raise IngestFailed(str(e)) from e
+    return _prepare(data, name, folder, overrides, sandbox)
 
 
 def prepare_upload(
-    data: bytes, name: str, folder: Path, overrides: Overrides | None = None
+    data: bytes,
+    name: str,
+    folder: Path,
+    overrides: Overrides | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Prepared:
     """A report from uploaded bytes: a raw file of any supported kind, or report YAML."""
     name = safe_name(name)
     suffix = Path(name).suffix.lower()
-    if suffix in YAML_SUFFIXES:
-        return _prepare_yaml(data, name)
-    if suffix not in SOURCE_SUFFIXES:
+    if suffix not in SOURCE_SUFFIXES + YAML_SUFFIXES:
         raise IngestFailed(
             f"{name}: 不支持的文件类型。请发送 .txt、.docx、.html、.pdf 或知识库格式的 .yaml 文件"
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return prepare_file(path, folder, overrides)
+    return _prepare(data, name, folder, overrides, sandbox)
 
 
 def _prepare_yaml(data: bytes, name: str) -> Prepared:
@@ -116,6 +169,12 @@ def _prepare_yaml(data: bytes, name: str) -> Prepared:
     if report is None:
         shown = "\n".join(f"第 {p.line} 行：{p.message}" for p in problems[:8])
         raise IngestFailed(f"{name}: 不是有效的知识库报告 YAML：\n{shown}")
+    if len(report.passages) > MAX_PASSAGES:
+        raise IngestFailed(f"{name}: 超过 {MAX_PASSAGES} 段，不像一份报告；请拆分后再导入")
+    try:
+        check_length("".join(p.text for p in report.passages), name)
+    except ExtractError as e:
+        raise IngestFailed(str(e)) from e
     return Prepared(report)
 
 
@@ -183,12 +242,15 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         problems: list[store.Problem] = []
         report = store.parse_report(data.decode("utf-8", "replace"), rel, problems)
         writes: Writes = {rel: None}
-        if report is not None and report.source_file == safe_name(report.source_file):
-            source = f"sources/{report.source_file}"  # a plain name: never outside sources/
+        owned = report.source_file if report is not None else ""
+        if owned and _claimed_elsewhere(r.folder, owned, report_id):
+            owned = ""  # another report's raw file (an old folder may hold such a claim)
+        if owned and store.bad_source_name(owned) is None:
+            source = f"sources/{owned}"  # a plain name: never outside sources/
             if r.read(source) is not None:
                 writes[source] = None
             manifest = read_manifest(r.folder)
-            if manifest.pop(report.source_file, None) is not None:
+            if manifest.pop(owned, None) is not None:
                 writes[f"sources/{MANIFEST}"] = _dump_manifest(manifest)
         facts = r.facts()
         kept = [f for f in facts if f.report_id != report_id]
@@ -197,6 +259,19 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         return writes
 
     return repo.change(actor, "remove-report", report_id, compute)
+
+
+def _claimed_elsewhere(folder: Path, source_file: str, report_id: str) -> bool:
+    """Whether a report other than `report_id` names `source_file` as its raw file."""
+    for path in store.report_files(folder):
+        if path.stem == report_id:
+            continue
+        problems: list[store.Problem] = []
+        text = store.read_text(path, problems)
+        other = store.parse_report(text, str(path), problems) if text is not None else None
+        if other is not None and other.source_file == source_file:
+            return True
+    return False
 
 
 def add_fact(
@@ -248,12 +323,20 @@ def ingest_file(
     overrides: Overrides | None = None,
     dry_run: bool = False,
     actor: str = "shell",
+    sandbox: Sandbox | None = None,
 ) -> Outcome:
     """Ingest one raw report file into the knowledge folder (or only check it: dry_run)."""
-    prepared = prepare_file(path, folder, overrides)
+    prepared = prepare_file(path, folder, overrides, sandbox)
     target = folder / "reports" / f"{prepared.report.report_id}.yaml"
     replaced = target.exists()
     if not dry_run:
+        if not prepared.report.agency:
+            others = [f for f in prepared.needs_flag if f != "agency"]
+            also = f"（另外未能识别：{', '.join(others)}）" if others else ""
+            raise IngestFailed(
+                f"{path.name}: 未能识别发文机构，请用 --agency 指定机构全称后重试，"
+                f"例如 --agency 舟山市科学技术局{also}"
+            )
         try:
             save_report(Repository(folder), prepared, actor)
         except ChangeRejected as e:
@@ -262,7 +345,7 @@ def ingest_file(
     return Outcome(prepared.report, prepared.needs_flag, None if dry_run else target, replaced)
 
 
-def rebuild(folder: Path, actor: str = "shell") -> list[Outcome]:
+def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) -> list[Outcome]:
     """Re-ingest every raw file in `sources/` with the flags recorded for it (one change)."""
     manifest = read_manifest(folder)
     prepared = []
@@ -270,7 +353,7 @@ def rebuild(folder: Path, actor: str = "shell") -> list[Outcome]:
         if path.name == MANIFEST or path.name.startswith(".") or not path.is_file():
             continue
         flags = manifest.get(path.name, {})
-        prepared.append(prepare_file(path, folder, _overrides(flags)))
+        prepared.append(prepare_file(path, folder, _overrides(flags), sandbox))
 
     def compute(r: Repository) -> Writes:
         writes: Writes = {}
@@ -293,16 +376,21 @@ def rebuild(folder: Path, actor: str = "shell") -> list[Outcome]:
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """The flags each raw file was ingested with (IngestFailed if the manifest is broken)."""
     path = folder / "sources" / MANIFEST
-    if not path.exists():
-        return {}
+    problems: list[store.Problem] = []
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise IngestFailed(f"{path}: 无法读取（{e}），请修正或删除该文件") from e
-    files = data.get("files", {}) if isinstance(data, dict) else {}
-    return {str(k): dict(v or {}) for k, v in files.items()} if isinstance(files, dict) else {}
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise IngestFailed(f"{path}: 无法读取（{e.strerror}），请修正或删除该文件") from e
+    text = store.read_text(path, problems, data)
+    manifest = store.parse_manifest(text, str(path), problems) if text is not None else {}
+    if problems:
+        shown = "; ".join(str(p) for p in problems[:5])
+        raise IngestFailed(f"{path}: 有错误（{shown}），请修正或删除该文件")
+    return manifest
 
 
 def _dump_manifest(manifest: dict[str, dict[str, Any]]) -> bytes:

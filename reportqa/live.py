@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reportqa import store
-from reportqa.loader import open_engine, read_files
+from reportqa.loader import open_engine
 from reportqa.models import ReportQAError
 from reportqa.repository import Repository
 from reportqa.search import Engine
@@ -49,7 +49,7 @@ class LiveKnowledge:
         self.folder = folder
         Repository(folder).recover()  # finish or undo a change a crash left half done
         self._signature = signature(folder)
-        self._reports_digest = _reports_digest(read_files(folder))
+        self._reports_digest = _reports_digest(store.knowledge_files(folder))
         self._engine = engine if engine is not None else open_engine(folder)
         self._reload_lock = threading.Lock()
         self.last_problems: tuple[str, ...] = ()
@@ -88,7 +88,7 @@ class LiveKnowledge:
                 repo = Repository(self.folder)
                 with repo.locked():  # read a finished state, never half a change
                     repo.recover()
-                    files = read_files(self.folder)
+                    files = store.knowledge_files(self.folder)
                 engine = self._facts_only(files) or open_engine(self.folder, files=files)
             except store.KnowledgeError as e:
                 self._signature = sig  # report a broken folder once, not at every check

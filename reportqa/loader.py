@@ -19,6 +19,7 @@ from reportqa import store
 from reportqa.index import FORMAT_VERSION, Index, index_texts
 from reportqa.models import Fact, KnowledgeBase, Passage, Report
 from reportqa.places import gazetteer
+from reportqa.repository import Repository
 from reportqa.search import Engine
 from reportqa.tokenize import Tokenizer, user_words_for
 
@@ -30,24 +31,13 @@ CACHE_DIR = ".cache"
 KEEP_CACHES = 3
 
 
-def read_files(folder: Path) -> dict[str, bytes]:
-    """The bytes of every knowledge file (reports/*.yaml, facts.yaml), read once: the hash
-    and the parse must see the same bytes, even while a change is being written."""
-    files: dict[str, bytes] = {}
-    for path in [*store.report_files(folder), folder / "facts.yaml"]:
-        try:
-            files[path.relative_to(folder).as_posix()] = path.read_bytes()
-        except FileNotFoundError:
-            continue
-    return files
-
-
 def content_hash(folder: Path, files: dict[str, bytes] | None = None) -> str:
     """A hash of every knowledge file's name and bytes (and the indexing code's)."""
     h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
     for module in _INDEXING_CODE:  # a change to how text is indexed invalidates the cache too
         h.update(Path(module).read_bytes())
-    for rel, data in sorted((files if files is not None else read_files(folder)).items()):
+    files = files if files is not None else Repository(folder).snapshot()
+    for rel, data in sorted(files.items()):
         h.update(rel.encode("utf-8") + b"\0" + data + b"\0")
     return h.hexdigest()[:20]
 
@@ -56,8 +46,9 @@ def open_engine(
     folder: Path, use_cache: bool = True, files: dict[str, bytes] | None = None
 ) -> Engine:
     """The engine for the knowledge base in `folder` (KnowledgeError if it has problems);
-    `files` are its bytes when the caller has read them already (under the repository lock)."""
-    files = files if files is not None else read_files(folder)
+    `files` are its bytes when the caller has read them already (under the repository lock),
+    otherwise the last complete version is read (never half a change)."""
+    files = files if files is not None else Repository(folder).snapshot()
     digest = content_hash(folder, files)
     cache = folder / CACHE_DIR / digest
     if use_cache:

@@ -14,8 +14,14 @@ never lose each other's update):
 
 A process killed anywhere in between leaves a pending entry; `recover()` (run before every
 change, and whenever the knowledge base is opened) then finishes or rolls back that change, so
-the knowledge base always equals the old or the new version. The last KEEP_VERSIONS entries are
-kept, so `undo()` works across restarts.
+the knowledge base always equals the old or the new version. A write that fails (disk full, a
+name the file system refuses) is rolled back at once and reported as `ChangeFailed`. The last
+KEEP_VERSIONS entries are kept, so `undo()` works across restarts.
+
+Readers take no lock: `snapshot()` returns the files of the last complete version. It recovers
+a crashed change first when it can take the lock at once; while a change is being written (or
+in a read-only folder) it reads around it, putting back the previous bytes that the pending
+history entry holds, and it re-reads if a change began or ended while it was reading.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ AUDIT = "audit.jsonl"
 LOCK = ".lock"
 KEEP_VERSIONS = 50
 LOCK_TIMEOUT = 60.0
+SNAPSHOT_TRIES = 50  # re-reads while changes keep landing, before waiting for the lock
 
 Writes = dict[str, bytes | None]  # relative path -> new bytes (None: delete the file)
 Checkpoint = Callable[[str], None]
@@ -54,6 +61,10 @@ class ChangeRejected(ReportQAError):
 
 class KnowledgeBusy(ChangeRejected):
     """Another change held the lock for too long; nothing was written."""
+
+
+class ChangeFailed(ChangeRejected):
+    """Writing a change failed part way (an OSError); it was rolled back at once."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,55 @@ class Repository:
         except FileNotFoundError:
             return None
 
+    def snapshot(self, manifest: bool = False) -> dict[str, bytes]:
+        """The knowledge files (reports/*.yaml, facts.yaml, and sources/manifest.yaml with
+        `manifest`) as the last complete version has them: never half a change."""
+        if self._pending():
+            self._try_recover()
+        for _ in range(SNAPSHOT_TRIES):
+            before = self.entries()
+            files = store.knowledge_files(self.folder, manifest)
+            after = self.entries()
+            if [(e.seq, e.status) for e in before] == [(e.seq, e.status) for e in after]:
+                return self._without_pending(files, after, manifest)
+            time.sleep(0.01)
+        with self.locked():  # changes keep landing: read in a quiet moment
+            self._recover_locked()
+            return store.knowledge_files(self.folder, manifest)
+
+    def _without_pending(
+        self, files: dict[str, bytes], entries: list[Change], manifest: bool
+    ) -> dict[str, bytes]:
+        """`files` with the previous bytes of every file a pending change touches."""
+        out = dict(files)
+        for entry in entries:
+            if entry.status != "pending":
+                continue
+            for rel, hashes in entry.files.items():
+                if not store.is_knowledge_file(rel, manifest):
+                    continue
+                if hashes["before"] is None:
+                    out.pop(rel, None)
+                else:
+                    out[rel] = (self._entry_dir(entry.seq) / "files" / rel).read_bytes()
+        return dict(sorted(out.items()))
+
+    def _try_recover(self) -> None:
+        """Recover a crashed change if the lock is free right now (a writer holding it is
+        alive, and a read-only folder cannot be repaired: the reader reads around both)."""
+        try:
+            self._lock.acquire(timeout=0)
+        except (Timeout, OSError):
+            return
+        try:
+            self._recover_locked()
+        except OSError as e:
+            log.warning("could not recover the knowledge base: %s", e)
+        finally:
+            self._lock.release()
+
     def facts(self) -> list[Fact]:
-        data = self.read("facts.yaml")
+        data = self.snapshot().get("facts.yaml")
         if data is None:
             return []
         problems: list[store.Problem] = []
@@ -138,12 +196,21 @@ class Repository:
 
     def audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """The last `limit` audit records, newest last."""
+        return self._audit_records()[-limit:]
+
+    def audit_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """Page `page` (1 = the newest) of the audit records, newest last, and how many
+        records there are in all."""
+        records = self._audit_records()
+        end = len(records) - (page - 1) * per_page
+        return (records[max(0, end - per_page) : end] if end > 0 else []), len(records)
+
+    def _audit_records(self) -> list[dict[str, Any]]:
         path = self.history / AUDIT
         if not path.exists():
             return []
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-limit:]
         out = []
-        for line in lines:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 out.append(json.loads(line))
             except ValueError:
@@ -256,21 +323,32 @@ class Repository:
         }
         entry = Change(seq, time.time(), actor, action, target, files, "pending", undoes)
         entry_dir = self._entry_dir(seq)
-        for rel, data in before.items():
-            if data is not None:
-                target_path = entry_dir / "files" / rel
-                target_path.parent.mkdir(parents=True, exist_ok=True)
-                target_path.write_bytes(data)
-        self._write_manifest(entry)
+        try:
+            for rel, data in before.items():
+                if data is not None:
+                    target_path = entry_dir / "files" / rel
+                    target_path.parent.mkdir(parents=True, exist_ok=True)
+                    target_path.write_bytes(data)
+            self._write_manifest(entry)
+        except OSError as e:  # nothing was changed yet: drop the half-written entry
+            shutil.rmtree(entry_dir, ignore_errors=True)
+            reason = e.strerror or type(e).__name__
+            raise ChangeFailed(f"保存失败（{reason}），知识库没有任何改动") from e
         self._checkpoint("after-history")
-        for rel, data in writes.items():
-            path = self.folder / rel
-            if data is None:
-                path.unlink(missing_ok=True)
-                _fsync_dir(path.parent)
-            else:
-                store.atomic_write(path, data, checkpoint=self._checkpoint)
-            self._checkpoint(f"after-write:{rel}")
+        try:
+            for rel, data in writes.items():
+                path = self.folder / rel
+                if data is None:
+                    path.unlink(missing_ok=True)
+                    _fsync_dir(path.parent)
+                else:
+                    store.atomic_write(path, data, checkpoint=self._checkpoint)
+                self._checkpoint(f"after-write:{rel}")
+        except OSError as e:  # disk full, a name the file system refuses: undo it now
+            log.error("writing change #%d failed (%s); rolling it back", seq, e)
+            self._recover_locked()
+            reason = e.strerror or type(e).__name__
+            raise ChangeFailed(f"保存失败（{reason}），改动已撤回，知识库保持原样") from e
         done = Change(seq, entry.time, actor, action, target, files, "done", undoes)
         self._audit(done, "done")  # before marking it done: a crash here is redone, not lost
         self._checkpoint("before-done")

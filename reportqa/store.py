@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,12 @@ FACT_KEYS = {
     "section": False,
 }
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MANIFEST = "manifest.yaml"  # sources/manifest.yaml: the folder's own bookkeeping, never a raw file
+MANIFEST_REL = f"sources/{MANIFEST}"
+MANIFEST_FLAGS = {"agency": str, "year": int, "title": str, "doc_type": str, "report_id": str}
+# A file name becomes a path component (sources/<name>, and .<name>.<random>.tmp beside it while
+# it is written); Linux allows 255 bytes, so names are bounded in bytes with room to spare.
+MAX_NAME_BYTES = 150
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -82,6 +89,30 @@ class KnowledgeError(ReportQAError):
 
 def report_files(folder: Path) -> list[Path]:
     return sorted((folder / "reports").glob("*.yaml")) if (folder / "reports").is_dir() else []
+
+
+def is_knowledge_file(rel: str, manifest: bool = False) -> bool:
+    """Whether `rel` (a path relative to the folder) is one of the files knowledge_files()
+    reads."""
+    if rel == "facts.yaml" or (manifest and rel == MANIFEST_REL):
+        return True
+    return rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1
+
+
+def knowledge_files(folder: Path, manifest: bool = False) -> dict[str, bytes]:
+    """relative path -> bytes of every knowledge file (reports/*.yaml, facts.yaml, and with
+    `manifest` sources/manifest.yaml), each read once: a hash and a parse of them must see
+    the same bytes."""
+    paths = [*report_files(folder), folder / "facts.yaml"]
+    if manifest:
+        paths.append(folder / MANIFEST_REL)
+    files: dict[str, bytes] = {}
+    for path in paths:
+        try:
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return files
 
 
 def read_text(path: Path, problems: list[Problem], data: bytes | None = None) -> str | None:
@@ -203,9 +234,10 @@ def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None
     if report_id and not _ID.match(report_id):
         problems.append(Problem(path, _line(m["report_id"]), f"bad report_id {report_id!r}"))
     source_file = _str(m.get("source_file"), path, "source_file", problems, allow_empty=True)
-    if source_file and (any(c in source_file for c in "/\\") or source_file.startswith(".")):
-        line = _line(m["source_file"])
-        problems.append(Problem(path, line, "source_file must be a plain file name"))
+    if source_file:
+        why = bad_source_name(source_file)
+        if why:
+            problems.append(Problem(path, _line(m["source_file"]), f"source_file {why}"))
     published = _str(m.get("published"), path, "published", problems, allow_empty=True) or None
     if published and not _DATE.match(published):
         problems.append(Problem(path, _line(m["published"]), "published must be YYYY-MM-DD"))
@@ -225,6 +257,20 @@ def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None
         script=_str(m.get("script"), path, "script", problems, allow_empty=True) or "simplified",
     )
     return report if len(problems) == before else None
+
+
+def bad_source_name(name: str) -> str | None:
+    """Why `name` cannot be a raw file's name in sources/ (None when it can): a plain name,
+    no control characters, bounded in bytes, and never the folder's own bookkeeping file."""
+    if any(c in name for c in "/\\") or name.startswith(".") or name in ("", "..", "."):
+        return "must be a plain file name"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        return "must not contain control characters or line breaks"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    if name.lower() == MANIFEST:
+        return f"must not be {MANIFEST} (the folder's own list of ingest flags)"
+    return None
 
 
 def _passages(node: yaml.Node | None, path: str, problems: list[Problem]) -> tuple[Passage, ...]:
@@ -289,6 +335,48 @@ def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ..
     return tuple(out)
 
 
+def parse_manifest(text: str, path: str, problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    """sources/manifest.yaml: `files:` mapping each raw file name to the flags it was ingested
+    with (agency, year, title, doc_type, report_id); problems are appended."""
+    root = _compose(text, path, problems)
+    if root is None:
+        return {}
+    m = _mapping(root, path, "manifest", problems, {"files": False})
+    node = m.get("files") if m else None
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(path, _line(node), "files must be a mapping"))
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in node.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else ""
+        why = bad_source_name(str(name))
+        if why:
+            problems.append(Problem(path, _line(key), f"file name {name!r} {why}"))
+            continue
+        if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
+            out[str(name)] = {}
+            continue
+        flags = _mapping(
+            value, path, f"flags of {name}", problems, dict.fromkeys(MANIFEST_FLAGS, False)
+        )
+        if flags is None:
+            continue
+        parsed: dict[str, Any] = {}
+        for flag, flag_node in flags.items():
+            if MANIFEST_FLAGS[flag] is int:
+                raw = getattr(flag_node, "value", "")
+                if not (isinstance(flag_node, yaml.ScalarNode) and re.fullmatch(r"\d{4}", raw)):
+                    problems.append(Problem(path, _line(flag_node), f"bad year {raw!r} for {name}"))
+                    continue
+                parsed[flag] = int(raw)
+            else:
+                parsed[flag] = _str(flag_node, path, f"{flag} of {name}", problems)
+        out[str(name)] = parsed
+    return out
+
+
 def validate(
     folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
@@ -300,6 +388,7 @@ def validate(
     reports: list[Report] = []
     ids: dict[str, str] = {}
     passage_ids: dict[str, str] = {}
+    owners: dict[str, str] = {}  # source_file -> the report whose raw file it is
     paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
     for rel in overlay:
         if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
@@ -336,6 +425,18 @@ def validate(
                     )
                 )
             passage_ids[p.id] = str(path)
+        if report.source_file in owners:  # removing one report must never delete another's
+            problems.append(
+                Problem(
+                    str(path),
+                    _line_of(text, report.source_file),
+                    f"source_file {report.source_file!r} is already the raw file of report "
+                    f"{owners[report.source_file]!r}",
+                )
+            )
+            continue
+        if report.source_file:
+            owners[report.source_file] = report.report_id
         ids[report.report_id] = str(path)
         broken.discard(path.stem)
         reports.append(report)
@@ -357,6 +458,14 @@ def validate(
                             f"fact {fact.id!r} names unknown report {fact.report_id!r}",
                         )
                     )
+    manifest_path = folder / MANIFEST_REL
+    check_manifest = (MANIFEST_REL in overlay and overlay[MANIFEST_REL] is not None) or (
+        MANIFEST_REL not in overlay and not exact and manifest_path.exists()
+    )
+    if check_manifest:
+        text = read_text(manifest_path, problems, overlay.get(MANIFEST_REL))
+        if text is not None:
+            parse_manifest(text, str(manifest_path), problems)
     if problems:
         return None, problems
     return KnowledgeBase(tuple(reports), facts), []
