@@ -51,17 +51,18 @@ class StartupRetryLog(logging.Filter):
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.INFO:
-            return True
-        text = record.getMessage()
-        if "Failed run number" in text and "Retrying" in text:
+        template = str(record.msg)  # not getMessage(): most records here are never shown
+        if "Invalid token" in template:
+            return False  # main() says it in one line; the traceback would quote the token
+        if "Failed run number" in template and "Retrying" in template:
+            record.msg = "Telegram 暂时无法连接，稍后自动重试（%s）"
+            record.args = (template % record.args if record.args else template,)
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg, record.args = "Telegram 暂时无法连接，稍后自动重试（%s）", (text,)
             return True
-        return self.verbose
+        return record.levelno >= logging.INFO or self.verbose
 
 
-NETWORK_LOOP_LOGGER = "telegram.ext._utils.networkloop"
+NETWORK_LOOP_LOGGER = "telegram.ext"  # PTB logs its retry loop under this name
 
 
 def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> None:

@@ -47,7 +47,10 @@ class LiveKnowledge:
 
     def __init__(self, folder: Path, engine: Engine | None = None) -> None:
         self.folder = folder
-        Repository(folder).recover()  # finish or undo a change a crash left half done
+        try:
+            Repository(folder).recover()  # finish or undo a change a crash left half done
+        except OSError as e:  # a read-only folder: open_engine reads around a pending change
+            log.warning("could not recover the knowledge folder: %s", e)
         self._signature = signature(folder)
         self._reports_digest = _reports_digest(store.knowledge_files(folder))
         self._engine = engine if engine is not None else open_engine(folder)

@@ -317,13 +317,14 @@ class Repository:
     ) -> Change:
         self._checkpoint("before-history")
         seq = max((e.seq for e in self.entries()), default=0) + 1
-        before = {rel: self.read(rel) for rel in writes}
-        files = {
-            rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
-        }
-        entry = Change(seq, time.time(), actor, action, target, files, "pending", undoes)
         entry_dir = self._entry_dir(seq)
         try:
+            before = {rel: self.read(rel) for rel in writes}
+            files = {
+                rel: {"before": sha(before[rel]), "after": sha(data)}
+                for rel, data in writes.items()
+            }
+            entry = Change(seq, time.time(), actor, action, target, files, "pending", undoes)
             for rel, data in before.items():
                 if data is not None:
                     target_path = entry_dir / "files" / rel

@@ -1085,11 +1085,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, stub: BotApiStub) -> None:
+    def __init__(self, stub: BotApiStub, port: int = 0) -> None:
         self.stub = stub
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
@@ -1310,12 +1310,13 @@ class BotApiStub:
         """``{root}/bot<token>/<method>`` for calling the stub by hand."""
         return f"{self.root}/bot{self.token}/{method}"
 
-    def start(self) -> str:
-        """Bind 127.0.0.1 on a free port, serve in a daemon thread; return the root URL."""
+    def start(self, port: int = 0) -> str:
+        """Bind 127.0.0.1 on `port` (0: a free one), serve in a daemon thread; return the
+        root URL."""
         if self._server is not None:
             return self.root
         self._stopped = False
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from botapi_stub import BotApiStub, Call
 from botproc import BotProcess, buttons
-from conftest import ROOT_DIR, copy_knowledge, snapshot
+from conftest import KNOWLEDGE, ROOT_DIR, copy_knowledge, snapshot
 from filelock import FileLock
 
 TOKEN = "434343:E2E-admin-secret_token"
@@ -38,6 +38,7 @@ ZHOUSHAN_JXJ = "000_e1829581f26616c9"  # 舟山市经济和信息化局 2020
 ZHOUSHAN_KJJ = "002_9e90b7df6a5084ed"  # 舟山市科学技术局 2020
 PUTUO = "003_08822b4da40a8511"  # 舟山市普陀区人民政府办公室 2020
 REFUSED = "只有管理员"
+KNOWLEDGE_SOURCES = KNOWLEDGE / "sources"
 
 
 # ================================================================ the running bot
@@ -900,6 +901,10 @@ def test_non_admin_is_refused_everything_and_nothing_changes(bot: Bot) -> None:
         },
     )
     assert REFUSED in stub.wait_for("answerCallbackQuery", after=mark, ok=None).params["text"]
+    # the log says which button was pressed, not the text of the message it sat under
+    forged = delete.replace("adm|del|", "adm|delok|")
+    assert f"refused admin action from user {OUTSIDER}: button '{forged}'" in bot.log_text()
+    assert "upload 'intruder.txt'" in bot.log_text()
     # the outsider's plain text is just a question, never an admin dialogue step
     assert "年份" not in say(bot, "2019", user=OUTSIDER).params["text"]
     time.sleep(0.5)
@@ -1052,3 +1057,78 @@ def test_shell_remove_racing_an_upload_confirmation(bot: Bot) -> None:
     while f"共 {expected} 份" not in (listing := say(bot, "/reports").params["text"]):
         assert time.monotonic() < deadline, listing
         time.sleep(0.5)
+
+
+# ================================================================ 10. faults the probe found
+
+
+def large_report(chars: int) -> str:
+    """A long but ordinary report: a real report's text, its year changed in each copy."""
+    base = (KNOWLEDGE_SOURCES / f"{ZHOUSHAN_JXJ}.txt").read_text(encoding="utf-8")
+    parts, size, i = [], 0, 0
+    while size < chars:
+        parts.append(base.replace("2020", str(1990 + i % 30)))
+        size += len(parts[-1]) + 1
+        i += 1
+    return "\n".join(parts)
+
+
+def test_questions_are_answered_while_a_large_upload_is_read(bot: Bot) -> None:
+    """A 1.9-million-character report takes seconds to read: meanwhile other users' questions
+    are answered as usual (the upload is read in another process, not in the bot's way)."""
+    mark = len(bot.stub.calls)
+    bot.stub.send_document("big.txt", large_report(1_900_000).encode(), user_id=ADMIN)
+    answered = []
+    for _ in range(5):
+        answered.append(
+            say(bot, "舟山市经信局2020年班子成员开展了几次法律法规学习？", user=next(_askers))
+        )
+    preview = bot.stub.wait_for("sendMessage", lambda p: p["chat_id"] == ADMIN, 120, mark)
+    assert "导入预览" in preview.params["text"], preview.params["text"]
+    assert all(a.index < preview.index for a in answered), "questions waited for the upload"
+    assert all("<b>6 次</b>" in a.params["text"] for a in answered)
+    cancelled = edited(bot, preview, press(bot, preview, "取消"))
+    assert "已取消" in cancelled
+
+
+def test_an_80_character_file_name_is_saved_and_answers(bot: Bot) -> None:
+    name = "丽水市水利局" + "法治政府建设年度工作总结报告" * 5 + "最终版.txt"
+    assert len(name) >= 80 and len(name.encode()) > 200
+    text = report_text(
+        "丽水市水利局",
+        2021,
+        [("河湖管理", "全年清理河道障碍物 3817 处，完成河湖划界 126 条，河湖面貌明显改善。")],
+    )
+    done = upload_and_confirm(bot, name, text.encode())
+    assert "丽水市水利局" in done
+    kept = [p.name for p in (bot.knowledge / "sources").iterdir() if p.name.startswith("丽水市")]
+    assert len(kept) == 1 and len(kept[0].encode()) <= 150, kept
+    assert "<b>3817 处</b>" in ask(bot, "丽水市水利局2021年清理河道障碍物多少处？")
+
+
+def test_an_admin_cannot_act_on_another_admins_upload(bot: Bot) -> None:
+    text = report_text(
+        "湖州市林业局",
+        2021,
+        [("森林防火", "全年组织森林防火巡查 5210 人次，未发生重大森林火灾，森林覆盖率稳定。")],
+    )
+    preview = upload(bot, "huzhou_lyj_2021.txt", text.encode())
+    before = snapshot(bot.knowledge, history=True)
+    for label in ("确认入库", "修改信息", "取消"):
+        mark = press(bot, preview, label, user=ADMIN2)
+        answer = bot.stub.wait_for("answerCallbackQuery", after=mark).params
+        assert "另一位管理员" in answer["text"] and answer.get("show_alert") is True, answer
+    time.sleep(0.3)
+    assert snapshot(bot.knowledge, history=True) == before
+    assert confirm(bot, preview).startswith("✅ 已入库：湖州市林业局")  # still its owner's
+
+
+def test_history_pages_in_the_chat(bot: Bot) -> None:
+    first = say(bot, "/history").params["text"]
+    total = int(re.search(r"共 (\d+) 条", first).group(1))  # type: ignore[union-attr]
+    assert "第 1/" in first
+    if total > 15:
+        assert "/history 2" in first
+        second = say(bot, "/history 2").params["text"]
+        assert "第 2/" in second and second != first
+    assert "没有第 99 页" in say(bot, "/history 99").params["text"]
