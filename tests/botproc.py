@@ -38,9 +38,11 @@ class BotProcess:
         env.update(KNOWLEDGE_DIR=str(self.knowledge), BOT_STATE_DIR=str(self.state))
         return env
 
-    def start(self) -> None:
+    def start(self, api_root: str | None = None, wait: bool = True) -> None:
+        """Start the bot against the stand-in (or `api_root`, which may not answer yet); with
+        `wait`, return once it polls."""
         env = self.env()
-        env.update(TELEGRAM_BOT_TOKEN=self.token, TELEGRAM_API_BASE_URL=self.stub.root)
+        env.update(TELEGRAM_BOT_TOKEN=self.token, TELEGRAM_API_BASE_URL=api_root or self.stub.root)
         if self.admins:
             env["BOT_ADMIN_IDS"] = ",".join(map(str, self.admins))
         self.proc = subprocess.Popen(
@@ -50,7 +52,8 @@ class BotProcess:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("ab"),
         )
-        self.stub.wait_polling(timeout=60)
+        if wait:
+            self.stub.wait_polling(timeout=60)
 
     def stop(self) -> None:
         if self.proc is None:

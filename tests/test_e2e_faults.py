@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from botapi_stub import BotApiStub
 from botproc import BotProcess
-from conftest import KNOWLEDGE, ROOT_DIR, copy_knowledge
+from conftest import KNOWLEDGE, RunCli, copy_knowledge
 
 TOKEN = "565656:E2E-faults-secret_token"
 ADMIN = 4242
@@ -66,25 +64,15 @@ def test_a_stop_signal_during_a_large_upload_stops_the_bot_promptly(tmp_path: Pa
     assert sorted(p.name for p in (bot.knowledge / "reports").iterdir()) == before
 
 
-def _run_bot(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
-    return subprocess.run(
-        [sys.executable, "bot.py", *args],
-        cwd=ROOT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def test_a_rejected_token_is_said_in_one_line_and_never_printed(tmp_path: Path) -> None:
+def test_a_rejected_token_is_said_in_one_line_and_never_printed(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     wrong = "123456:WRONG-token-that-must-never-be-printed"
     with BotApiStub(TOKEN) as stub:
         env = _bot(stub, tmp_path).env()
         env.update(TELEGRAM_BOT_TOKEN=wrong, TELEGRAM_API_BASE_URL=stub.root)
         for verbose in ((), ("-v",)):
-            done = _run_bot(env, *verbose)
+            done = run_cli(*verbose, env=env)
             output = done.stdout + done.stderr
             assert done.returncode == 2, output
             assert "Telegram 拒绝了 TELEGRAM_BOT_TOKEN" in done.stderr
@@ -102,26 +90,15 @@ def test_an_unreachable_api_at_start_is_retried_until_it_answers(tmp_path: Path)
     port = _free_port()
     stub = BotApiStub(TOKEN)
     bot = _bot(stub, tmp_path)
-    env = bot.env()
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}",
-        BOT_ADMIN_IDS=str(ADMIN),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "bot.py"],
-        cwd=ROOT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=bot.log.open("ab"),
-    )
+    bot.start(api_root=f"http://127.0.0.1:{port}", wait=False)  # nothing listens there yet
+    assert bot.proc is not None
     try:
         deadline = time.monotonic() + 30
         while bot.log_text().count("稍后自动重试") < 2 and time.monotonic() < deadline:
-            assert proc.poll() is None, bot.log_text()
+            assert bot.proc.poll() is None, bot.log_text()
             time.sleep(0.2)
         assert bot.log_text().count("稍后自动重试") >= 2, bot.log_text()
-        assert proc.poll() is None  # still running, still trying
+        assert bot.proc.poll() is None  # still running, still trying
         stub.start(port)
         stub.add_user(ASKER)
         stub.wait_polling(timeout=60)
@@ -131,10 +108,6 @@ def test_an_unreachable_api_at_start_is_retried_until_it_answers(tmp_path: Path)
         assert "<b>" in answer.params["text"]
         assert TOKEN not in bot.log_text()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        bot.stop()
         stub.stop()
     assert "Aborting" not in bot.log_text()
