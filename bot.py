@@ -171,7 +171,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     paths = [Path(p) for p in args.paths]
     done = passages = 0
     needs: dict[str, list[str]] = {}
-    failed: list[str] = []
+    rows: list[tuple[str, str, str]] = []  # file, outcome, detail: the summary table
     sandbox = Sandbox()  # each file is read under a time and a memory limit
     try:
         for path in _progress(paths):
@@ -180,17 +180,22 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                     path, settings.knowledge_dir, overrides, args.dry_run, _actor(), sandbox
                 )
             except (IngestFailed, LimitExceeded, ChangeRejected) as e:
-                failed.append(str(e))
                 message = str(e) if str(e).startswith(path.name) else f"{path.name}: {e}"
                 print(f"错误：{message}", file=sys.stderr)
+                reason = message.removeprefix(f"{path.name}: ").replace("\n", " ")
+                rows.append((path.name, "未导入", reason))
                 continue
             _report_ingested(outcome, args.dry_run)
             done += 1
             passages += len(outcome.report.passages)
             if outcome.needs_flag:
                 needs[path.name] = outcome.needs_flag
+                rows.append((path.name, "需补充", _flags_hint(outcome.needs_flag)))
+            else:
+                rows.append((path.name, "已导入", outcome.report.report_id))
     finally:
         sandbox.close()
+    failed = [r for r in rows if r[1] == "未导入"]
     print(
         f"完成：{done} 个文件，{passages} 段，失败 {len(failed)} 个"
         + ("（试运行，未写入）" if args.dry_run else ""),
@@ -199,7 +204,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for name, fields in needs.items():
         flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
         print(f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {flags} 指定", file=sys.stderr)
+    if len(paths) > 1:
+        counts = {k: sum(r[1] == k for r in rows) for k in ("已导入", "需补充", "未导入")}
+        print("\n汇总：" + "，".join(f"{k} {n} 个" for k, n in counts.items()), file=sys.stderr)
+        print("文件\t结果\t说明", file=sys.stderr)
+        for row in rows:
+            print("\t".join(row), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _flags_hint(fields: list[str]) -> str:
+    names = {"agency": "机构", "year": "年份", "title": "标题", "doc_type": "类型"}
+    flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
+    return f"已导入，未能识别{'、'.join(names.get(f, f) for f in fields)}（{flags}）"
 
 
 def _report_ingested(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
@@ -390,14 +407,51 @@ def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.evaluate import evaluate, load_gold
 
+    if args.ingest:
+        return _eval_ingested(args, settings)
     engine = _engine(settings)
-    result = evaluate(engine, load_gold(Path(args.gold)))
-    if args.verbose and result.misses:
+    for n, gold in enumerate(args.gold):
+        result = evaluate(engine, load_gold(Path(gold)))
+        if len(args.gold) > 1:
+            print(("\n" if n else "") + f"{gold}:")
+        _print_quality(result, args.verbose)
+    return 0
+
+
+def _print_quality(result, verbose: bool) -> None:  # type: ignore[no-untyped-def]
+    if verbose and result.misses:
         print("misses:")
         for miss in result.misses:
             print(miss)
         print()
     print(result.table())
+
+
+def _eval_ingested(args: argparse.Namespace, settings: Settings) -> int:
+    """eval --ingest FOLDER: a scratch knowledge base of the bundled one plus FOLDER."""
+    from reportqa import harness
+    from reportqa.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    try:
+        outcome = harness.run(
+            Path(args.ingest),
+            settings.knowledge_dir,
+            [Path(g) for g in args.gold],
+            Path(args.index) if args.index else None,
+            sandbox,
+        )
+    finally:
+        sandbox.close()
+    print(outcome.summary())
+    if outcome.metadata:
+        print(f"\nmetadata against {args.index}:")
+        print(outcome.metadata_table())
+        if args.verbose:
+            print("\n".join(outcome.mismatches))
+    for gold, result in outcome.quality.items():
+        print(f"\n{gold} (knowledge base: {settings.knowledge_dir} + {args.ingest}):")
+        _print_quality(result, args.verbose)
     return 0
 
 
@@ -499,9 +553,24 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("undo", help="restore the version before the latest change")
     rep = sub.add_parser("reports", help="list the reports")
     rep.add_argument("--json", action="store_true")
-    ev = sub.add_parser("eval", help="score a gold question set")
-    ev.add_argument("gold")
-    ev.add_argument("--verbose", action="store_true", help="list the misses")
+    ev = sub.add_parser(
+        "eval",
+        help="score gold question sets",
+        description="hit@1, hit@3, MRR and answer accuracy per question style; with --ingest, "
+        "on a scratch copy of the knowledge base plus a folder of raw reports (the knowledge "
+        "folder itself is never written)",
+    )
+    ev.add_argument("gold", nargs="+", help="gold question files (format: shared/qa/FORMAT.md)")
+    ev.add_argument(
+        "--ingest", metavar="FOLDER", help="ingest every raw report in FOLDER first, no flags"
+    )
+    ev.add_argument(
+        "--index",
+        metavar="INDEX.tsv",
+        help="with --ingest: compare detected metadata with this index (file, agency, year, "
+        "title, doc_type, script)",
+    )
+    ev.add_argument("--verbose", action="store_true", help="list the misses and mismatches")
     return p
 
 

@@ -28,9 +28,9 @@ _NUMBER = re.compile(
 def source_line(hit: Hit) -> str:
     """agency · 《title》 · section · year"""
     r = hit.report
-    parts = [r.agency or "未知机构"]
-    if r.title:
-        parts.append(f"《{r.title}》")
+    parts = [r.agency] if r.agency else []  # no known agency: the title names the source
+    if r.title or not r.agency:
+        parts.append(f"《{r.title or r.source_file}》")
     if hit.section:
         parts.append(hit.section)
     if r.year:

@@ -213,7 +213,7 @@ def preview_text(prepared: Prepared, old: Report | None) -> str:
         names = "、".join(FIELDS.get(f, f) for f in prepared.needs_flag)
         lines.append(f"⚠️ 未能识别：{names}（可点「修改信息」补充）")
         if "agency" in prepared.needs_flag:
-            lines.append("没有机构的报告无法入库：请先补充机构全称。")
+            lines.append("不补充机构也可以入库：回答时以报告标题注明来源。")
     if old is not None:
         d = kbwrite.diff(old, r)
         lines.append(
@@ -296,8 +296,6 @@ async def _upload_action(
         if args[1] in FIELDS:
             context.chat_data["editing"] = (token, args[1])  # type: ignore[index]
             await send(message, f"请发送新的{FIELDS[args[1]]}（发送“取消”放弃修改）：")
-    elif not upload.prepared.report.agency:
-        await query.answer("请先点「修改信息」补充机构全称，再确认入库。", show_alert=True)
     else:  # ok
         context.bot_data.pending.pop(token, None)
         await query.answer("正在保存…")
@@ -310,7 +308,7 @@ async def _upload_action(
             functools.partial(_edit, message),
             save,
             lambda change: (
-                f"✅ 已入库：{escape(r.agency)}《{escape(r.title)}》"
+                f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
                 f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
                 "现在提问即可使用。"
             ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -179,10 +179,9 @@ def _prepare_yaml(data: bytes, name: str) -> Prepared:
 
 
 def _check_loads(report: Report, name: str) -> None:
-    """The report as YAML loads back (a missing agency is asked for in the preview)."""
+    """The report as YAML loads back."""
     problems: list[store.Problem] = []
-    checked = replace(report, agency=report.agency or "待补充")
-    if store.parse_report(store.dump_report(checked), name, problems) is None:
+    if store.parse_report(store.dump_report(report), name, problems) is None:
         raise IngestFailed(f"{name}: " + "; ".join(p.message for p in problems))
 
 
@@ -330,13 +329,6 @@ def ingest_file(
     target = folder / "reports" / f"{prepared.report.report_id}.yaml"
     replaced = target.exists()
     if not dry_run:
-        if not prepared.report.agency:
-            others = [f for f in prepared.needs_flag if f != "agency"]
-            also = f"（另外未能识别：{', '.join(others)}）" if others else ""
-            raise IngestFailed(
-                f"{path.name}: 未能识别发文机构，请用 --agency 指定机构全称后重试，"
-                f"例如 --agency 舟山市科学技术局{also}"
-            )
         try:
             save_report(Repository(folder), prepared, actor)
         except ChangeRejected as e:

@@ -249,7 +249,10 @@ class Engine:
     def coverage(self) -> tuple[str, ...]:
         """What the knowledge base covers: one line per report (agency, year, title)."""
         return tuple(
-            f"{r.agency or '未知机构'}（{r.year or '年份不详'}）{r.title}" for r in self.kb.reports
+            f"{r.agency}（{r.year or '年份不详'}）{r.title}"
+            if r.agency
+            else f"《{r.title or r.source_file}》（{r.year or '年份不详'}）"
+            for r in self.kb.reports
         )
 
     # ------------------------------------------------------------------ analysis

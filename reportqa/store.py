@@ -242,7 +242,7 @@ def parse_report(text: str, path: str, problems: list[Problem]) -> Report | None
     if published and not _DATE.match(published):
         problems.append(Problem(path, _line(m["published"]), "published must be YYYY-MM-DD"))
     passages = _passages(m.get("passages"), path, problems)
-    agency = _str(m.get("agency"), path, "agency", problems)
+    agency = _str(m.get("agency"), path, "agency", problems, allow_empty=True)  # "" = unknown
     report = Report(
         report_id=report_id,
         title=_str(m.get("title"), path, "title", problems, allow_empty=True),

@@ -635,21 +635,16 @@ NO_AGENCY = """2021年法治建设工作总结
 """
 
 
-def test_text_without_a_detectable_agency_is_not_stored(bot: Bot) -> None:
-    """Whatever the bot says, such a report must not reach the knowledge base unfixed."""
-    before = snapshot(bot.knowledge, history=True)
+def test_text_without_a_detectable_agency_is_stored_and_cited_by_its_title(bot: Bot) -> None:
     reply = upload(bot, "noagency_2021.txt", NO_AGENCY.encode("utf-8"))
     text = reply.params["text"]
-    assert "noagency_2021" in text or "未能识别" in text
-    if "确认入库" in buttons(reply.params):  # a preview: confirming must be refused
-        mark = press(bot, reply, "确认入库")
-        answer = bot.stub.wait_for("answerCallbackQuery", after=mark).params
-        assert "机构" in answer.get("text", "")
-        press(bot, reply, "取消")
-    else:
-        assert text.startswith("❌ 无法导入")
-    time.sleep(0.3)
-    assert snapshot(bot.knowledge, history=True) == before
+    assert "未能识别" in text and "机构" in text and "也可以入库" in text, text
+    done = confirm(bot, reply)
+    assert done.startswith("✅ 已入库"), done
+    assert read_report(bot, "noagency_2021")["agency"] == ""
+    answer = ask(bot, "全年受理群众来信来访多少件？")
+    assert "<b>73 件</b>" in answer and "未知机构" not in answer, answer
+    assert "《" in answer
 
 
 def test_text_without_agency_gets_a_preview_that_can_be_corrected(bot: Bot) -> None:

@@ -429,8 +429,11 @@ def test_source_line() -> None:
 
 
 def test_source_line_with_missing_parts() -> None:
-    bare = report(agency="", title="", year=None)
-    assert render.source_line(hit(section=(), rep=bare)) == "未知机构"
+    bare = report(agency="", title="", year=None)  # cited by its file when nothing is known
+    assert render.source_line(hit(section=(), rep=bare)) == "《r1.txt》"
+    untitled = report(agency="", year=2021)  # no agency: the title names the source
+    assert render.source_line(hit(section=("一、",), rep=untitled)).startswith("《")
+    assert "未知机构" not in render.source_line(hit(section=("一、",), rep=untitled))
     no_title = report(title="")
     assert (
         render.source_line(hit(section=("一、",), rep=no_title))
