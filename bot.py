@@ -132,27 +132,25 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_console(settings: Settings) -> int:
-    import render
+    from console import Console
 
     service, _ = _service(settings)
+    console = Console(service)
     n = len(service.engine.kb.reports)
     print(
         f"政府报告问答（控制台）：知识库收录 {n} 份报告。"
-        "输入问题回车提问，输入 exit 或 Ctrl-D 退出。"
+        "输入问题回车提问，/help 查看用法，输入 exit 或 Ctrl-D 退出。"
     )
     while True:
         try:
-            question = input("问> ")
+            line = input("问> ")
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
-        if question.strip().lower() in {"exit", "quit", "退出"}:
+        if line.strip().lower() in {"exit", "quit", "退出"}:
             return 0
-        if question.strip():
-            reply = service.ask(0, 0, question)
-            if reply.followup:
-                print(f"（按上一问理解为：{reply.question}）")
-            print(render.plain(reply.answer) + "\n")
+        if line.strip():
+            print(console.reply(line) + "\n")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -522,12 +520,21 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--top", type=_positive, default=3, help="results per question (default 3)")
     ask.add_argument("question", nargs="*")
-    ing = sub.add_parser("ingest", help="add or replace reports from raw files")
-    ing.add_argument("paths", nargs="+", metavar="PATH")
-    ing.add_argument("--agency")
-    ing.add_argument("--year", type=int)
-    ing.add_argument("--title")
-    ing.add_argument("--doc-type")
+    ing = sub.add_parser(
+        "ingest",
+        help="add or replace reports from raw files",
+        description="Turn raw reports (.txt in any Chinese encoding, .docx, .html, .pdf with a "
+        "text layer, or report .yaml) into knowledge/reports/<id>.yaml. What cannot be detected "
+        "is stored as unknown and named with the flag to give; only unreadable files are "
+        "refused. Flags apply to every PATH given.",
+    )
+    ing.add_argument("paths", nargs="+", metavar="PATH", help="raw report files")
+    ing.add_argument(
+        "--agency", help="the issuing agency's full name (e.g. 舟山市科学技术局), if not detected"
+    )
+    ing.add_argument("--year", type=int, help="the year the report is about (e.g. 2021)")
+    ing.add_argument("--title", help="the report's title, if not detected")
+    ing.add_argument("--doc-type", help="document type, e.g. 政府工作报告, 工作总结, 工作要点")
     ing.add_argument("--id", help="report id (default: from the file name)")
     ing.add_argument("--dry-run", action="store_true", help="show what would be written")
     sub.add_parser("rebuild", help="re-ingest every raw file in knowledge/sources")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -63,6 +64,28 @@ class RateLimiter:
             return False
         times.append(now)
         return True
+
+
+HELP_WORDS = frozenset(
+    {"帮助", "帮帮我", "怎么用", "如何使用", "使用说明", "说明", "菜单", "help", "?", "？"}
+)
+_SMALL_TALK = re.compile(
+    r"^(?:你好|您好|你们好|嗨|哈喽|哈啰|hi|hello|hey|在吗|在不在|有人吗|谢谢|谢谢你|多谢|感谢|"
+    r"thanks?|thank you|再见|拜拜|bye|早上好|上午好|中午好|下午好|晚上好|早安|晚安|"
+    r"你是谁|你叫什么|你是什么|你能做什么|你会什么|好的|好|ok|okay|嗯+|哦+|哈+|呵呵)"
+    r"[\s!！。.,，~～?？呀啊呢吧哈]*$",
+    re.IGNORECASE,
+)
+
+
+def classify(text: str) -> str | None:
+    """'help' for a request for help, 'chitchat' for small talk, None for a question."""
+    bare = text.strip()
+    if bare.lower() in HELP_WORDS:
+        return "help"
+    if _SMALL_TALK.match(bare):
+        return "chitchat"
+    return None
 
 
 def question_id(question: str, scope: frozenset[str] | None) -> str:
@@ -176,11 +199,14 @@ class ChatService:
         """Example questions drawn from the knowledge base that it does answer (cached for
         the current engine)."""
         if self._examples is not None and self._examples[0] == id(self.engine):
-            return self._examples[1]
+            if len(self._examples[1]) >= n:
+                return self._examples[1][:n]
         out: list[str] = []
         for report in self.engine.kb.reports:
             short = next((s for s in report.agency_short if len(s) <= 6), report.agency)
             for passage in report.passages:
+                if passage.section[:1] == ("文件信息",):  # the page's metadata, not a topic
+                    continue
                 heading = passage.section[-1] if passage.section else ""
                 topic = heading.split("。")[0].lstrip("（(一二三四五六七八九十0123456789)）.、是 ")
                 if not 4 <= len(topic) <= 16:

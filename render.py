@@ -15,6 +15,27 @@ from dataclasses import dataclass
 
 from reportqa.models import Answer, Hit, Passage, Report
 
+HELP = """<b>怎么提问</b>
+直接发送问题即可，简体繁体都可以，例如：
+· 舟山市科技局2020年公开了多少条政府信息？
+· 上城发改局 信用修复 办件量
+· 那科技局呢？（沿用上一个问题，换一个机构、地区或年份）
+
+我会先给出回答问题的那句话，再附上原文段落和出处（机构 · 报告 · 章节 · 年份）。
+报告里没有的内容，我会直说没有。
+
+<b>命令</b>
+/start 简介和示例问题
+/help 本帮助
+/ask 问题 — 在群组里提问（也可以 @我 或回复我的消息）
+/agencies 按机构浏览，选中后只在该机构的报告中回答
+/reports 按报告浏览，选中后只在该报告中回答
+/all 取消限定，回到全部报告
+在任何聊天中输入 @机器人用户名 加问题，可以直接插入答案。"""
+CHITCHAT = (
+    "我是政府报告问答机器人，只回答关于知识库中报告的问题，并注明出处。"
+    "请直接提问，例如：{example}\n发送「帮助」或 /help 查看用法。"
+)
 PASSAGE_MAX = 600  # characters of passage shown around the answer sentence
 TELEGRAM_LIMIT = 4096
 NO_REASON = "没有足够相关的内容"
@@ -201,3 +222,16 @@ def _open_tags(text: str) -> list[tuple[str, str]]:
         else:
             stack.append((m.group(2), m.group(0)))
     return stack
+
+
+def welcome(summary_html: str) -> str:
+    """The first words of /start (HTML; `summary_html` says what the knowledge base holds)."""
+    return (
+        "您好！我是政府报告问答机器人，可以回答关于政府工作报告、法治政府建设年度总结等报告的问题，"
+        f"并注明出处。\n\n{summary_html}。\n\n直接发送您的问题即可。"
+    )
+
+
+def to_plain(html_text: str) -> str:
+    """Telegram HTML as console text: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"</?[a-z][^>]*>", "", html_text))

@@ -24,10 +24,12 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import filters
 
+import chat
 import render
 from chat import FIRST_RESULTS
 from handlers import views
 from handlers.state import Context
+from render import escape
 
 log = logging.getLogger(__name__)
 TYPING_DELAY = 0.3  # seconds before the typing indicator is shown
@@ -86,6 +88,14 @@ async def answer_message(
         user_id = message.from_user.id if message.from_user else message.chat.id
     if not service.allow(user_id):
         await send(message, TOO_FAST.format(limit=service.limiter.limit))
+        return
+    kind = chat.classify(text)
+    if kind == "help":  # 「帮助」 is a request, not a question about 帮助
+        await send(message, render.HELP)
+        return
+    if kind == "chitchat":
+        examples = service.examples(1)
+        await send(message, escape(render.CHITCHAT.format(example=examples[0] if examples else "")))
         return
     async with typing(context, message.chat.id):
         reply = await asyncio.to_thread(service.ask, message.chat.id, user_id, text, FIRST_RESULTS)

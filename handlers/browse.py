@@ -9,29 +9,12 @@ from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+import render
 from handlers import views
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
 from reportqa.models import Report
-
-HELP = """<b>怎么提问</b>
-直接发送问题即可，简体繁体都可以，例如：
-· 舟山市科技局2020年公开了多少条政府信息？
-· 上城发改局 信用修复 办件量
-· 那科技局呢？（沿用上一个问题，换一个机构、地区或年份）
-
-我会先给出回答问题的那句话，再附上原文段落和出处（机构 · 报告 · 章节 · 年份）。
-报告里没有的内容，我会直说没有。
-
-<b>命令</b>
-/start 简介和示例问题
-/help 本帮助
-/ask 问题 — 在群组里提问（也可以 @我 或回复我的消息）
-/agencies 按机构浏览，选中后只在该机构的报告中回答
-/reports 按报告浏览，选中后只在该报告中回答
-/all 取消限定，回到全部报告
-在任何聊天中输入 @机器人用户名 加问题，可以直接插入答案。"""
 
 
 async def on_start(update: Update, context: Context) -> None:
@@ -40,12 +23,7 @@ async def on_start(update: Update, context: Context) -> None:
         return
     service = context.bot_data.service
     examples = [(service.remember(q), q) for q in service.examples()]
-    text = (
-        "您好！我是政府报告问答机器人，可以回答关于政府工作报告、法治政府建设年度总结等报告的问题，"
-        "并注明出处。\n\n"
-        f"{escape(service.summary())}。\n\n"
-        "直接发送您的问题即可。试试这些问题："
-    )
+    text = render.welcome(escape(service.summary())) + "试试这些问题："
     await send(message, text, views.questions_keyboard(examples))
 
 
@@ -54,7 +32,7 @@ async def on_help(update: Update, context: Context) -> None:
         from handlers.admin import ADMIN_HELP, is_admin
 
         extra = f"\n\n{ADMIN_HELP}" if is_admin(update, context) else ""
-        await send(update.effective_message, HELP + extra)
+        await send(update.effective_message, render.HELP + extra)
 
 
 async def on_all(update: Update, context: Context) -> None:

@@ -910,3 +910,19 @@ async def test_concurrent_chats_are_answered(bot: Harness) -> None:
     sent = bot.sent()
     assert sorted(s["chat_id"] for s in sent) == [u["id"] for u in users]
     assert all(s["text"].startswith("💡 ") for s in sent)
+
+
+@pytest.mark.parametrize("text", ["帮助", "help", "？"])
+async def test_a_request_for_help_gets_the_help(bot: Harness, text: str) -> None:
+    await bot.say(text)
+    (sent,) = bot.sent()
+    assert "怎么提问" in sent["text"] and "/agencies" in sent["text"]
+    assert "💡" not in sent["text"]
+
+
+@pytest.mark.parametrize("text", ["你好", "谢谢！", "在吗？", "hello"])
+async def test_small_talk_gets_the_short_reply_not_a_passage(bot: Harness, text: str) -> None:
+    await bot.say(text)
+    (sent,) = bot.sent()
+    assert sent["text"].startswith("我是政府报告问答机器人") and "💡" not in sent["text"]
+    assert not buttons(sent)
