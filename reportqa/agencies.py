@@ -29,6 +29,9 @@ AGENCY_KINDS: dict[str, tuple[str, ...]] = {
     "人民政府办公室": ("政府办", "政府办公室"),
     "人民政府办公厅": ("政府办公厅",),
     "人民政府": (),
+    "人民政府新闻办公室": ("政府新闻办", "新闻办"),
+    "人民代表大会常务委员会": ("人大常委会",),
+    "规划和自然资源局": ("规划资源局", "规土局"),
     "公安局": ("公安局",),
     "司法局": ("司法局",),
     "财政局": ("财政局",),
@@ -128,6 +131,8 @@ def canonical_name(kind: str, place: Place | None, gaz: Gazetteer) -> str:
         return kind
     chain = gaz.chain(place)
     names = [p.name for p in chain if p.level > 0 or len(chain) == 1 or _is_municipality(p)]
+    if place.level == 2 and not place.name.endswith("区"):
+        names = [place.name]  # a county (县, 旗, county-level 市) is named without its city
     return "".join(names) + kind
 
 

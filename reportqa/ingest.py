@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+from reportqa import metadata
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names
 from reportqa.models import Passage, Report
 from reportqa.normalize import normalize, to_simplified
@@ -102,6 +103,7 @@ _DOC_TYPES = (  # most specific first; a notice that 印发 a 工作要点 is a 
     "规定",
 )
 _SELF = re.compile(r"(?:我|本)(局|委|办|厅|院|府)")
+_KEEP_LABELS = ("标题", "发文单位", "发文机关", "发布机构", "发文时间", "报告人", "预算主管部门")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -141,7 +143,9 @@ class _Para:
 def ingest_text(text: str, source_file: str, overrides: Overrides | None = None) -> IngestResult:
     """Turn the text of one report into a Report, detecting what the admin did not give."""
     overrides = overrides or Overrides()
+    text = metadata.unescape(text)
     lines = [_clean_line(line) for line in text.split("\n")]
+    fields = metadata.labelled(lines)  # 标题：… 发文单位：… of exported pages
     meta_lines, body = _split_debris(lines)
     if not any(_CJK.search(line) for line in body):
         raise IngestError(f"{source_file}: 没有找到中文正文，这不像一份报告")
@@ -155,16 +159,34 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     gaz = gazetteer()
     needs: list[str] = []
 
-    title = overrides.title or _detect_title(head, paras)
+    title = overrides.title or _detect_title(head, paras, fields, text)
     if not title:
         needs.append("title")
-    year = overrides.year or _detect_year(title or "", text)
-    if year is None:
-        needs.append("year")
-    doc_type = overrides.doc_type or _detect_doc_type(title or "", text)
+    doc_type = overrides.doc_type or metadata.doc_type(title or "", text)
     if not doc_type:
         needs.append("doc_type")
-    agency, place = _detect_agency(overrides.agency, title or "", head + tail, text, gaz)
+    published = _detect_date(meta_lines, tail)
+    year = (
+        overrides.year
+        or metadata.report_year(title or "", head, text, doc_type)
+        or _year_of(fields.get("发文时间"))
+        or (_year_of(published) if doc_type == metadata.OTHER else None)
+        or _detect_year(title or "", text)
+    )
+    if year is None:
+        needs.append("year")
+    given = overrides.agency or next(
+        (fields[k] for k in metadata.AGENCY_LABELS if k in fields), None
+    )
+    government = None
+    if given is None and doc_type == metadata.GOV_WORK_REPORT:
+        government = _government(title or "", head, text, gaz)
+    if given is None and government is None:
+        given = _source_agency(lines[:40], gaz) or _legislature(title or "", gaz)
+    if government is not None:  # as the report writes it: no canonical renaming
+        agency, place = government, _place_of(government, text, gaz)
+    else:
+        agency, place = _detect_agency(given, title or "", head + tail, text, gaz)
     if not agency:
         needs.append("agency")
     kind = agency_kind(normalize(agency)) if agency else None
@@ -186,7 +208,7 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         passages=tuple(passages),
         agency_short=shorts,
         region=region,
-        published=_detect_date(meta_lines, tail),
+        published=published,
         script=_script(text),
     )
     return IngestResult(report, needs)
@@ -233,6 +255,10 @@ def _split_debris(lines: list[str]) -> tuple[list[str], list[str]]:
     for line in lines:
         if not line:
             body.append("")
+            continue
+        if metadata.is_label_line(line) and not _META_LABEL.search(line):
+            if line.startswith(_KEEP_LABELS):
+                meta.append(line)
             continue
         labels = _META_LABEL.findall(line)
         if labels and (len(labels) >= 2 or len(line) < 40):
@@ -473,18 +499,147 @@ def _info_passage(
 # ---------------------------------------------------------------- metadata
 
 
-def _detect_title(head: list[str], paras: list[_Para]) -> str | None:
+def _detect_title(
+    head: list[str], paras: list[_Para], fields: dict[str, str], text: str
+) -> str | None:
+    """The document's own title: a 标题 field; the first line of the title block that names a
+    genre (with the agency line above it when the title is split: 洪泽区人民政府 / 2023 年政府
+    信息公开工作年度报告); a speech's bare 「政府工作报告」 with its session line; the session
+    line alone when the text is such a speech; or 「现将…总结如下」."""
+    if fields.get("标题"):
+        return _tidy_title(fields["标题"])
+    for i, line in enumerate(head):
+        if metadata.has_genre(line) and len(_tidy_title(line)) >= 8:
+            return _tidy_title(_name_lines_before(head, i) + line)
+    sessions = [s for s in (metadata.session_line(x) for x in head) if s]
     for line in head:
-        if any(t in to_simplified(line) for t in _DOC_TYPES) and len(line) >= 8:
-            return _tidy_title(line)
-    for para in paras[:3]:  # "现将2023年度法治政府建设工作总结如下"
+        if metadata.bare_genre(line) and (sessions or "政府" in to_simplified(line)):
+            genre = _tidy_title(line)
+            return f"{genre}（{_tidy_title(sessions[0])}）" if sessions else genre
+    if sessions and metadata.doc_type("", text) == metadata.GOV_WORK_REPORT:
+        return f"{metadata.GOV_WORK_REPORT}（{_tidy_title(sessions[0])}）"
+    for para in paras[:3]:  # "现将2023年度法治政府建设工作总结如下", not "现将有关情况报告如下"
         m = re.search(
-            r"现将(.{4,40}?(?:总结|报告|要点|计划))(?:报告)?如下", to_simplified(para.text)
+            r"现将(.{6,40}?(?:总结|报告|要点|计划))(?:报告)?如下", to_simplified(para.text)
         )
-        if m:
+        if m and not m.group(1).startswith(("有关", "相关", "主要", "具体", "以上", "上述")):
             start = to_simplified(para.text).index(m.group(1))
             return _tidy_title(para.text[start : start + len(m.group(1))])
     return None
+
+
+_NAME_END = re.compile(
+    r"(人民政府|政府|局|委员会|委|办公室|办公厅|厅|院|中心|办事处|省|市|区|县|旗)$"
+)
+
+
+def _name_lines_before(head: list[str], i: int) -> str:
+    """The lines right above head[i] that together name an agency or place (a title broken
+    over lines: 上海市普陀区规划和自然 / 资源局 / 2024 年度部门决算), or ''."""
+    start = i
+    while start > 0 and i - start < 3:
+        line = head[start - 1]
+        if metadata.has_genre(line) or len(line) > 24 or re.search(r"\d", line):
+            break
+        start -= 1
+    joined = _tidy_title("".join(head[start:i]))
+    return joined if joined and _NAME_END.search(normalize(joined)) else ""
+
+
+def _government(title: str, head: list[str], text: str, gaz: Gazetteer) -> str | None:
+    """The 人民政府 a 政府工作报告 comes from, as its text names it (the place as written:
+    清苑县 in 2005, although it is 清苑区 today); a district keeps its city before it."""
+    written, level = metadata.government_place(title, head, text)
+    if written is None and level is not None:
+        written = _most_named_place(text, gaz, level)
+    if not written:
+        return None
+    written = normalize(written)
+    if written.endswith(("区", "新区")) and not _has_city(written, gaz):
+        city = _city_of(written, text, gaz)
+        if city and not written.startswith(city):
+            written = city + written
+    return written + "人民政府"
+
+
+def _source_agency(lines: list[str], gaz: Gazetteer) -> str | None:
+    """A page's 来源 field when it names a whole agency (来源：郑州市司法局), not a site."""
+    for line in lines:
+        m = re.search(
+            r"(?:^|\s)(?:信息)?来源\s*[:：]\s*([\u4e00-\u9fff]{4,30})", to_simplified(line)
+        )
+        if m and agency_kind(normalize(m.group(1))) and gaz.find(normalize(m.group(1))):
+            return m.group(1)
+    return None
+
+
+def _legislature(title: str, gaz: Gazetteer) -> str | None:
+    """A local regulation (…市…条例) is passed by that place's people's congress standing
+    committee."""
+    simple = normalize(title)
+    if not simple.endswith("条例") and not re.search(r"条例[（(]", simple):
+        return None
+    places = [p for _, _, cands in gaz.find(simple) if len(cands) == 1 for p in cands]
+    return places[0].name + "人民代表大会常务委员会" if places else None
+
+
+def _place_of(agency: str, text: str, gaz: Gazetteer) -> Place | None:
+    """The gazetteer's place for an agency name written out (its most specific place)."""
+    found = [p for _, _, cands in gaz.find(normalize(agency)) for p in cands]
+    return max(found, key=lambda p: p.level) if found else _main_place(text, gaz)
+
+
+def _has_city(name: str, gaz: Gazetteer) -> bool:
+    """Whether a district's name already starts with its city (深圳市光明区)."""
+    return any(
+        p.level <= 1 and name.startswith(n) and len(n) < len(name)
+        for _, n, cands in gaz.find(name)
+        for p in cands
+    )
+
+
+def _city_of(district: str, text: str, gaz: Gazetteer) -> str | None:
+    """The city a district belongs to: the gazetteer's, else the city the text names most."""
+    simple = normalize(text[:20000])
+    cities = []
+    for _, name, cands in gaz.find(district):
+        for cand in cands if name == district else []:
+            chain = gaz.chain(cand)
+            city = next((p.name for p in chain if p.level == 1 or _is_city(p)), None)
+            if city:
+                cities.append(city)
+    named = [c for c in cities if c in simple or c.removesuffix("市") in simple]
+    if named:
+        return named[0]
+    main = _main_place(text, gaz)
+    if main is not None and main.name.endswith("市"):
+        return main.name  # a district the gazetteer does not know, or knows elsewhere
+    return cities[0] if cities else None
+
+
+def _is_city(place: Place) -> bool:
+    return place.level == 0 and place.name.endswith("市")
+
+
+def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
+    """The place of this level word (省/市/区/县) the text names most often."""
+    counts: Counter[str] = Counter()
+    for _, name, cands in gaz.find(normalize(text[:20000])):
+        for p in cands:
+            if p.name.endswith(level) and name == p.name:
+                counts[p.name] += 1
+    longer = Counter({n: c for n, c in counts.items() if len(n) >= 3})
+    counts = longer or counts  # 范县 inside 示范县 is no place: longer names first
+    if level == "省" and not counts:
+        main = _main_place(text, gaz)
+        chain = gaz.chain(main) if main is not None else []
+        return chain[0].name if chain and chain[0].name.endswith("省") else None
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _year_of(date: str | None) -> int | None:
+    m = re.match(r"((?:19|20)\d{2})", date or "")
+    return int(m.group(1)) if m else None
 
 
 def _tidy_title(line: str) -> str:
@@ -564,6 +719,9 @@ def _detect_agency(
             key = (c.kind, c.place.code if c.place else None)
             scores[key] = scores.get(key, 0.0) + c.weight
             places[key] = c.place
+    titled = [p for _, _, cands in gaz.find(normalize(title)) if len(cands) == 1 for p in cands]
+    if titled:  # 临沂市文明乡村条例: the place the title names is the report's own
+        main_place = max(titled, key=lambda p: p.level)
     if not scores:
         return None, main_place
     # Mentions without a place borrow the report's main place; merge them with placed ones.
