@@ -198,9 +198,9 @@ class ChatService:
     def examples(self, n: int = 3) -> list[str]:
         """Example questions drawn from the knowledge base that it does answer (cached for
         the current engine)."""
-        if self._examples is not None and self._examples[0] == id(self.engine):
-            if len(self._examples[1]) >= n:
-                return self._examples[1][:n]
+        cached = self._examples
+        if cached is not None and cached[0] == id(self.engine) and len(cached[1]) >= n:
+            return cached[1][:n]
         out: list[str] = []
         for report in self.engine.kb.reports:
             short = next((s for s in report.agency_short if len(s) <= 6), report.agency)

@@ -507,11 +507,14 @@ def _detect_title(
     信息公开工作年度报告); a speech's bare 「政府工作报告」 with its session line; the session
     line alone when the text is such a speech; or 「现将…总结如下」."""
     if fields.get("标题"):
-        return _tidy_title(fields["标题"])
+        return metadata.drop_session_suffix(_tidy_title(fields["标题"]))
     for i, line in enumerate(head):
         if metadata.has_genre(line) and len(_tidy_title(line)) >= 8:
-            return _tidy_title(_name_lines_before(head, i) + line)
-    sessions = [s for s in (metadata.session_line(x) for x in head) if s]
+            title = metadata.drop_session_suffix(_tidy_title(_name_lines_before(head, i) + line))
+            if fields.get("预算主管部门"):  # one budget title serves many departments
+                title += f"（预算主管部门：{fields['预算主管部门']}）"
+            return title
+    sessions = [metadata.dated_session(s, head) for s in map(metadata.session_line, head) if s]
     for line in head:
         if metadata.bare_genre(line) and (sessions or "政府" in to_simplified(line)):
             genre = _tidy_title(line)
@@ -543,7 +546,9 @@ def _name_lines_before(head: list[str], i: int) -> str:
             break
         start -= 1
     joined = _tidy_title("".join(head[start:i]))
-    return joined if joined and _NAME_END.search(normalize(joined)) else ""
+    if joined and (_NAME_END.search(normalize(joined)) or head[i].lstrip().startswith("第")):
+        return joined  # an agency's name, or the start of a title whose line begins 第…
+    return ""
 
 
 def _government(title: str, head: list[str], text: str, gaz: Gazetteer) -> str | None:

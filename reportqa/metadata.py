@@ -69,7 +69,6 @@ GENRE_WORDS = (
     "预算",
     "决算",
     "纲要",
-    "规划",
     "发布会",
 )
 
@@ -132,6 +131,30 @@ def session_line(line: str) -> str | None:
     if _SESSION_LINE.match(line.strip()) and len(line) <= 80:
         return line.strip().lstrip(_DASHES + " ").strip("（）() ")
     return None
+
+
+def drop_session_suffix(title: str) -> str:
+    """「关于…纲要的报告——在保定市第十三届人民代表大会第四次会议上」 -> the title before the dash
+    (kept whole when the genre comes after it: 「坚定信心…——在…会议上的政府工作报告」)."""
+    for dash in ("——", "--", "―"):
+        before, sep, after = title.partition(dash)
+        if sep and has_genre(before) and not has_genre(after) and session_line(after):
+            return before.strip()
+    return title
+
+
+def dated_session(session: str, head: list[str]) -> str:
+    """A session line without its date takes the date the title block gives on a line of its
+    own: 「在顺平县…会议上」 + 「（2008年3月27日）」 -> 「2008年3月27日在顺平县…会议上」."""
+    if re.search(r"\d{4}\s*年", session):
+        return session
+    for line in head:
+        m = re.fullmatch(
+            r"[（(]?\s*((?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)\s*[）)]?", line.strip()
+        )
+        if m:
+            return m.group(1) + session
+    return session
 
 
 def doc_type(title: str, text: str) -> str | None:
