@@ -616,10 +616,19 @@ def _city_of(district: str, text: str, gaz: Gazetteer) -> str | None:
     named = [c for c in cities if c in simple or c.removesuffix("市") in simple]
     if named:
         return named[0]
-    main = _main_place(text, gaz)
-    if main is not None and main.name.endswith("市"):
-        return main.name  # a district the gazetteer does not know, or knows elsewhere
+    named_city = _named_city(simple, gaz)
+    if named_city:
+        return named_city  # a district the gazetteer does not know, or knows elsewhere
     return cities[0] if cities else None
+
+
+def _named_city(simple: str, gaz: Gazetteer) -> str | None:
+    """The city the text names most often by its own name (not through its districts)."""
+    counts: Counter[str] = Counter()
+    for _, _, cands in gaz.find(simple):
+        if len(cands) == 1 and (cands[0].level == 1 or _is_city(cands[0])):
+            counts[cands[0].name] += 1
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _is_city(place: Place) -> bool:
@@ -627,19 +636,27 @@ def _is_city(place: Place) -> bool:
 
 
 def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
-    """The place of this level word (省/市/区/县) the text names most often."""
-    counts: Counter[str] = Counter()
-    for _, name, cands in gaz.find(normalize(text[:20000])):
+    """The place of this level word (省/市/区/县) the text names most often by its full name (a
+    two-character one such as 范县 only where no word runs into it: not in 示范县). Short forms
+    are not counted: too many are ordinary words (新建) or parts of other names (雄安新区)."""
+    simple = normalize(text[:20000])
+    full: Counter[str] = Counter()
+    for pos, name, cands in gaz.find(simple):
         for p in cands:
-            if p.name.endswith(level) and name == p.name:
-                counts[p.name] += 1
-    longer = Counter({n: c for n, c in counts.items() if len(n) >= 3})
-    counts = longer or counts  # 范县 inside 示范县 is no place: longer names first
-    if level == "省" and not counts:
+            if p.name != name or not name.endswith(level) or len(cands) != 1:
+                continue
+            if len(name) > 2 or pos == 0 or simple[pos - 1] in _BEFORE_SHORT_NAME:
+                full[name] += 1
+    if full:
+        return full.most_common(1)[0][0]
+    if level == "省":
         main = _main_place(text, gaz)
         chain = gaz.chain(main) if main is not None else []
         return chain[0].name if chain and chain[0].name.endswith("省") else None
-    return counts.most_common(1)[0][0] if counts else None
+    return None
+
+
+_BEFORE_SHORT_NAME = frozenset('在于和与及、，。；：（(“"《 省市州区盟全我本该')
 
 
 def _year_of(date: str | None) -> int | None:
@@ -736,6 +753,10 @@ def _detect_agency(
     kind = max(merged, key=lambda k: merged[k])
     placed = [(score, key) for key, score in scores.items() if key[0] == kind and key[1]]
     place = places[max(placed)[1]] if placed else main_place
+    if place is not None and place.level == 2 and place.name.endswith("区"):
+        city = _city_of(place.name, text, gaz)  # 龙华区 is in 海口 and (not listed) in 深圳
+        if city and city not in {p.name for p in gaz.chain(place)}:
+            return city + place.name + kind, place  # the place keeps the district's name
     return canonical_name(kind, place, gaz), place
 
 

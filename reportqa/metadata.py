@@ -78,7 +78,7 @@ _LEVEL = r"(?:省|市|区|县|旗|州|盟)"
 _ON_BEHALF = re.compile(rf"我代表({_PLACE})?(?:人民)?政府")
 _ON_BEHALF_LEVEL = re.compile(rf"我代表({_LEVEL})(?:人民)?政府")
 # 「徐水县人民政府县长李保森」「海拉尔区人民政府代区长」「报告人：保定市人民政府市长 于群」
-_START = r"(?:(?<=[日在年度])|(?<![\u4e00-\u9fff]))"  # a place starts a word, or follows a date
+_START = r"(?:(?<=[日在年度])|(?<![\u4e00-\u9fff\d]))"  # a place starts a word, or follows a date
 _SPEAKER = re.compile(rf"{_START}({_PLACE})人民政府(?:代|副)?{_LEVEL}长")
 # 「在阜平县第十六届人民代表大会第二次会议上」
 _SESSION = re.compile(rf"{_START}({_PLACE})第[一二三四五六七八九十]+届人民代表大会")
