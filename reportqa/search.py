@@ -82,6 +82,19 @@ _UNIT_ALIASES = {
 }
 
 
+REVIEWS_PREVIOUS_YEAR = ("政府工作报告",)  # a 2025年政府工作报告 reviews 2024 and plans 2025
+
+
+def covered_years(report: Report) -> tuple[int, ...]:
+    """The years a report speaks about: its own, and for a government work report the year
+    it reviews (the one before)."""
+    if report.year is None:
+        return ()
+    if report.doc_type in REVIEWS_PREVIOUS_YEAR:
+        return (report.year, report.year - 1)
+    return (report.year,)
+
+
 @dataclass(frozen=True)
 class ValueKind:
     """What kind of value a question asks for, as a pattern the answer sentence must match."""
@@ -408,7 +421,7 @@ class Engine:
         return MISMATCH
 
     def _year_ok(self, q: Query, report: Report, passage_norm: str) -> bool:
-        return all(y == report.year or str(y) in passage_norm for y in q.years)
+        return all(y in covered_years(report) or str(y) in passage_norm for y in q.years)
 
     # ------------------------------------------------------------------ answer
 

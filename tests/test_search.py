@@ -250,3 +250,15 @@ def test_place_then_abbreviation_without_its_suffix_names_the_agency(engine: Eng
     assert engine.ask("舟山经信搞的信用宣传活动有几次").hits[0].report.report_id != "kj"
     assert engine.analyse("舟山科技创新有哪些举措").agencies == []  # 科技 is an ordinary word
     assert engine.analyse("上海大数据中心").agencies == []  # 大数据 is a topic too
+
+
+def test_a_government_work_report_covers_the_year_it_reviews() -> None:
+    from reportqa.models import Report
+    from reportqa.search import covered_years
+
+    def report(doc_type: str, year: int | None) -> Report:
+        return Report("r", "", "", year, doc_type, "r.txt", ())
+
+    assert covered_years(report("政府工作报告", 2025)) == (2025, 2024)
+    assert covered_years(report("工作总结", 2025)) == (2025,)
+    assert covered_years(report("政府工作报告", None)) == ()
