@@ -81,6 +81,7 @@ class Layout:
     covers: tuple[str, ...] = ()
     nearest: str = ""  # the closest sentence when there is no answer (for reference only)
     nearest_source: str = ""
+    note: str = ""  # said before the answer (a close agency standing in for the one asked)
 
 
 def layout(answer: Answer, index: int = 0) -> Layout:
@@ -98,7 +99,7 @@ def layout(answer: Answer, index: int = 0) -> Layout:
     passage = ""
     if hit.fact is None and hit.passage.text.strip() != hit.sentence.strip():
         passage = trim_passage(hit.passage.text, hit.sentence)
-    return Layout(True, hit.sentence, passage, source_line(hit))
+    return Layout(True, hit.sentence, passage, source_line(hit), note=answer.note)
 
 
 def plain(answer: Answer) -> str:
@@ -116,7 +117,8 @@ def plain_layout(lay: Layout) -> str:
             lines.append(f"最接近的内容（仅供参考）：{lay.nearest}")
             lines.append(f"  —— {lay.nearest_source}")
         return "\n".join(lines)
-    lines = [f"答：{lay.sentence}", ""]
+    lines = [f"（{lay.note}）"] if lay.note else []
+    lines += [f"答：{lay.sentence}", ""]
     if lay.passage:
         lines += [lay.passage, ""]
     lines.append(f"来源：{lay.source}")
@@ -158,7 +160,8 @@ def html_layout(lay: Layout, covers_limit: int = 12) -> str:
             lines.append(f"<i>最接近的内容（仅供参考）：</i>{esc(lay.nearest)}")
             lines.append(f"<i>—— {esc(lay.nearest_source)}</i>")
         return "\n".join(lines)
-    lines = [f"💡 {bold_numbers(lay.sentence)}"]
+    lines = [f"<i>（{esc(lay.note)}）</i>", ""] if lay.note else []
+    lines.append(f"💡 {bold_numbers(lay.sentence)}")
     if lay.passage:
         lines += ["", f"<blockquote>{esc(lay.passage)}</blockquote>"]
     lines += ["", f"📄 <i>{esc(lay.source)}</i>"]

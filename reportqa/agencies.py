@@ -109,6 +109,22 @@ def agency_kind(name: str) -> str | None:
     return None
 
 
+_KIND_SUFFIXES = ("委员会", "局", "厅", "委")  # not 办公室: a 政府办 is not its 政府
+
+
+def kind_stem(kind: str) -> str:
+    """A kind without its 局/委员会/厅 ending: 科学技术局 and 科学技术委员会 share 科学技术."""
+    for suffix in _KIND_SUFFIXES:
+        if kind.endswith(suffix) and len(kind) >= len(suffix) + 2:
+            return kind[: -len(suffix)]
+    return kind
+
+
+def close_kinds(a: str, b: str) -> bool:
+    """Two kinds that name the same field under another form (委 for 局, an older name)."""
+    return a != b and kind_stem(a) == kind_stem(b) and kind_stem(a) != a
+
+
 def is_abbreviation(short: str, full: str) -> bool:
     """True when `short` is an in-order character subsequence of `full` with the same first
     and last character (委 also ends 委员会, 办 ends 办公室)."""

@@ -111,6 +111,7 @@ class Answer:
     confidence: float = 0.0
     reason: str = ""  # why there is no answer, in Chinese, when answered is False
     coverage: tuple[str, ...] = field(default=())  # what the knowledge base covers (for no-answer)
+    note: str = ""  # said before an answer: e.g. that a close agency stands in for the one asked
 
     def as_json(self) -> dict[str, object]:
         return {

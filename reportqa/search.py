@@ -23,7 +23,13 @@ from functools import cached_property
 import numpy as np
 from rapidfuzz import fuzz
 
-from reportqa.agencies import AgencyMention, agency_kind, find_agencies, is_abbreviation
+from reportqa.agencies import (
+    AgencyMention,
+    agency_kind,
+    close_kinds,
+    find_agencies,
+    is_abbreviation,
+)
 from reportqa.index import Index
 from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Report
 from reportqa.normalize import clean_input, normalize
@@ -179,6 +185,12 @@ class Engine:
             for r in kb.reports
         ]
         self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
+        self._kinds_at: dict[str | None, set[str]] = {}  # place code -> kinds of agency held
+        for info in self.reports:
+            if info.kind:
+                self._kinds_at.setdefault(info.place.code if info.place else None, set()).add(
+                    info.kind
+                )
         self._report_index = {r.report_id: ri for ri, r in enumerate(kb.reports)}
         groups: dict[tuple[str | None, str | None, str], int] = {}
         self._groups: list[_ReportInfo] = []
@@ -249,9 +261,23 @@ class Engine:
         hits = hits[: max(top, 1)]
         _, top_i, top_norm, year_ok = ranked[0]
         answered, conf, reason = self.confidence(query, top_i, top_norm, year_ok, hits[0])
+        note = ""
+        info = self.reports[self.entries[top_i][0]]
+        named = self.stand_in(query, info) if answered and query.agencies else ""
+        if named and self._agency_factor_exact(query, info) <= MISMATCH:
+            note = f"知识库中没有{named}的报告，以下按相近的{info.report.agency}的报告回答"
         return Answer(
-            question, answered, tuple(hits), conf, reason, () if answered else self.coverage
+            question, answered, tuple(hits), conf, reason, () if answered else self.coverage, note
         )
+
+    def _agency_factor_exact(self, q: Query, info: _ReportInfo) -> float:
+        """The agency factor without stand-ins."""
+        for m in q.agencies:
+            if info.kind and (info.kind in m.kinds or is_abbreviation(m.text, info.kind)):
+                return 1.0
+            if is_abbreviation(m.text, info.agency_norm[-len(m.text) * 3 :] or "x"):
+                return 1.0
+        return MISMATCH
 
     def passage(self, key: str) -> tuple[Report, Passage] | None:
         """The report and passage with this passage_key(), if the knowledge base still has it."""
@@ -418,7 +444,21 @@ class Engine:
                 return 1.0
             if is_abbreviation(m.text, info.agency_norm[-len(m.text) * 3 :] or "x"):
                 return 1.0
-        return MISMATCH
+        return 1.0 if self.stand_in(q, info) else MISMATCH
+
+    def stand_in(self, q: Query, info: _ReportInfo) -> str:
+        """The agency named in the question that this report's agency stands in for: a close
+        name (科委 for 科学技术局, 经信局 for 经济和信息化委员会) when the knowledge base holds no
+        agency of the named kind in that place; '' otherwise."""
+        if not info.kind:
+            return ""
+        here = self._kinds_at.get(info.place.code if info.place else None, set())
+        for m in q.agencies:
+            if m.kinds & here:
+                continue
+            if any(close_kinds(k, info.kind) for k in m.kinds):
+                return m.text
+        return ""
 
     def _year_ok(self, q: Query, report: Report, passage_norm: str) -> bool:
         return all(y in covered_years(report) or str(y) in passage_norm for y in q.years)

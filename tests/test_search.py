@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import render
 from reportqa.index import Index
 from reportqa.loader import build
 from reportqa.models import Fact, KnowledgeBase, Passage, Report
@@ -262,3 +263,25 @@ def test_a_government_work_report_covers_the_year_it_reviews() -> None:
     assert covered_years(report("政府工作报告", 2025)) == (2025, 2024)
     assert covered_years(report("工作总结", 2025)) == (2025,)
     assert covered_years(report("政府工作报告", None)) == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "agency", "named"),
+    [
+        ("舟山市科委2020年公开了多少条政府信息？", "舟山市科学技术局", "科委"),
+        ("上海市经信局信访件数量", "上海市经济和信息化委员会", "经信局"),
+    ],
+)
+def test_a_close_agency_name_is_answered_from_the_agency_held(
+    engine, question: str, agency: str, named: str
+) -> None:  # type: ignore[no-untyped-def]
+    answer = engine.ask(question)
+    assert answer.answered and answer.hits[0].report.agency == agency
+    assert answer.note == f"知识库中没有{named}的报告，以下按相近的{agency}的报告回答"
+    assert render.plain(answer).startswith(f"（{answer.note}）\n答：")
+
+
+def test_an_exact_agency_needs_no_note_and_an_unheld_one_no_stand_in(engine) -> None:  # type: ignore[no-untyped-def]
+    assert engine.ask("舟山市科技局2020年公开了多少条政府信息？").note == ""
+    refused = engine.ask("舟山市公安局2020年公开了多少条政府信息？")
+    assert not refused.answered and "公安局" in refused.reason
