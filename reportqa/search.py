@@ -88,6 +88,17 @@ _UNIT_ALIASES = {
 }
 
 
+_LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?![a-z0-9])")
+_ENGLISH_ASKING = tuple(
+    (re.compile(rf"(?<![a-z]){english}(?![a-z])"), chinese)
+    for english, chinese in (
+        (r"how many|how much|number of|amount of|total", "多少"),
+        (r"what percentage|what proportion|what share|what rate", "比例是多少"),
+        (r"how long", "多长时间"),
+        (r"when|what date|what time", "什么时候"),
+        (r"which|what|who|whom|whose|where", "什么"),
+    )
+)
 REVIEWS_PREVIOUS_YEAR = ("政府工作报告",)  # a 2025年政府工作报告 reviews 2024 and plans 2025
 
 
@@ -296,9 +307,24 @@ class Engine:
 
     # ------------------------------------------------------------------ analysis
 
+    def _latin(self, norm: str) -> str:
+        """English mixed into a question, as a user means it: question words are asked in
+        Chinese (how many -> 多少), a word the reports hold (gdp, 5g, odr) stays, and any other
+        English word is dropped: it can match nothing, so it must not weigh on the answer."""
+        if not _LATIN_WORD.search(norm):
+            return norm
+        for pattern, chinese in _ENGLISH_ASKING:
+            norm = pattern.sub(chinese, norm)
+
+        def keep(m: re.Match[str]) -> str:
+            word = m.group(0)
+            return word if any(c.isdigit() for c in word) or word in self.index.vocab else " "
+
+        return _LATIN_WORD.sub(keep, norm)
+
     def analyse(self, question: str) -> Query:
         """Terms, topic and named entities of a question."""
-        norm = normalize(question)[:MAX_QUESTION]
+        norm = self._latin(normalize(question)[:MAX_QUESTION])
         outside_quotes = _QUOTE.sub(lambda m: " " * len(m.group(0)), norm)
         spans = self.tokenizer.spans(norm)
         bounds = {a for a, _, _ in spans} | {b for _, b, _ in spans}

@@ -285,3 +285,13 @@ def test_an_exact_agency_needs_no_note_and_an_unheld_one_no_stand_in(engine) -> 
     assert engine.ask("舟山市科技局2020年公开了多少条政府信息？").note == ""
     refused = engine.ask("舟山市公安局2020年公开了多少条政府信息？")
     assert not refused.answered and "公安局" in refused.reason
+
+
+def test_english_in_a_question_is_read_as_a_user_means_it(engine) -> None:  # type: ignore[no-untyped-def]
+    plain = engine.ask("上海经信委 信访件数量")
+    for mixed in ("How many 信访件 did 上海经信委 handle?", "上海经信委 petitions how many 信访件"):
+        answer = engine.ask(mixed)
+        assert answer.answered, mixed
+        assert answer.hits[0].passage.id == plain.hits[0].passage.id
+    assert engine.analyse("how many 信访件").value is not None  # asks for a count
+    assert engine._latin("上海 petitions 5g") == "上海   5g"  # unknown words dropped, 5g kept
