@@ -85,7 +85,7 @@ _SESSION = re.compile(rf"{_START}({_PLACE})第[一二三四五六七八九十]+�
 _SESSION_LINE = re.compile(r"^[-—–－―\s]*(.{0,20}\d{4}\s*年.*?)?在?.{2,30}人民代表大会.{0,20}会议")
 _REVIEW_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:以来)?(?:的)?工作回顾")
 _PLAN_YEAR = re.compile(
-    r"(?:^|\n|[、）)])\s*((?:19|20)\d{2})\s*年(?:的)?(?:主要|重点)?(?:目标任务|工作安排|工作任务|工作部署|工作建议|重点工作)"
+    r"((?:19|20)\d{2})\s*年(?:的)?(?:主要|重点)?(?:目标任务|工作安排|工作任务|工作部署|工作建议|重点工作)"
 )
 _YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")
 _DASHES = "-—–－―"
@@ -235,9 +235,9 @@ def report_year(title: str, head: list[str], text: str, genre: str | None) -> in
         if date:
             return int(date.group(1))
         body = normalize(text[:40000])
-        planned = _PLAN_YEAR.search(body)  # 「二、2016年工作安排」: the year it is for
+        planned = [int(y) for y in _PLAN_YEAR.findall(body)]  # 「二、2016年工作安排」
         if planned:
-            return int(planned.group(1))
+            return max(planned)  # the latest year it plans for is the one it is for
         review = _REVIEW_YEAR.search(body)  # 「一、2018年工作回顾」: the year before it
         if review:
             return int(review.group(1)) + 1

@@ -99,6 +99,7 @@ _ENGLISH_ASKING = tuple(
         (r"which|what|who|whom|whose|where", "什么"),
     )
 )
+_PASSAGE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\d)")
 REVIEWS_PREVIOUS_YEAR = ("政府工作报告",)  # a 2025年政府工作报告 reviews 2024 and plans 2025
 
 
@@ -487,7 +488,15 @@ class Engine:
         return ""
 
     def _year_ok(self, q: Query, report: Report, passage_norm: str) -> bool:
-        return all(y in covered_years(report) or str(y) in passage_norm for y in q.years)
+        """Each year asked is the passage's: named in it, or the report's own year when the
+        passage names no other year (「2019年粮食产量…」 is no answer about 2020)."""
+        if not q.years:
+            return True
+        named = {int(y) for y in _PASSAGE_YEAR.findall(passage_norm)}
+        return all(
+            str(y) in passage_norm or (y in covered_years(report) and not named - {y})
+            for y in q.years
+        )
 
     # ------------------------------------------------------------------ answer
 

@@ -295,3 +295,32 @@ def test_english_in_a_question_is_read_as_a_user_means_it(engine) -> None:  # ty
         assert answer.hits[0].passage.id == plain.hits[0].passage.id
     assert engine.analyse("how many 信访件").value is not None  # asks for a count
     assert engine._latin("上海 petitions 5g") == "上海   5g"  # unknown words dropped, 5g kept
+
+
+def test_a_passage_about_another_year_does_not_answer_for_the_reports_own_year() -> None:
+    from reportqa.loader import build
+    from reportqa.models import KnowledgeBase, Passage, Report
+
+    passages = (
+        Passage("p1", ("一、",), "2019年全省粮食产量达到1339亿斤，再创历史新高。"),
+        Passage("p2", ("二、",), "全省新建高标准农田500万亩，农业基础更加稳固。"),
+    )
+    kb = KnowledgeBase(
+        (
+            Report(
+                "r",
+                "河南省2020年新闻发布会",
+                "河南省人民政府",
+                2020,
+                "其他",
+                "r.txt",
+                passages,
+                region=("河南省",),
+            ),
+        ),
+        (),
+    )
+    engine = build(kb)
+    assert not engine.ask("河南省2020年粮食产量是多少？").answered
+    assert engine.ask("河南省2019年粮食产量是多少？").answered
+    assert engine.ask("河南省2020年新建高标准农田多少万亩？").answered
