@@ -166,6 +166,8 @@ class Query:
     # (start, end, "place" | "agency" | "year") of each entity named, offsets into `norm`
     entities: list[tuple[int, int, str]] = field(default_factory=list)
     report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
+    # for each place named, the places written right against it (深圳市龙华区: one chain)
+    chained: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,14 @@ class Engine:
             if self._is_place_mention(name, cands, pos + len(name) in starts)
         ]
         places = [cands for _, _, cands in found_places]
+        chained = tuple(
+            tuple(
+                m
+                for m, (pos2, name2, _) in enumerate(found_places)
+                if pos2 + len(name2) == pos or pos + len(name) == pos2
+            )
+            for pos, name, _ in found_places
+        )
         year_spans = [
             (m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)
         ]
@@ -372,7 +382,7 @@ class Engine:
         # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
         for gram in bigrams(norm):
             self._add_term(weights, gram, CROSS_WEIGHT)
-        return Query(
+        query = Query(
             question,
             norm,
             weights,
@@ -387,6 +397,8 @@ class Engine:
                 + [(a, b, "year") for a, b, _ in year_spans]
             ),
         )
+        query.chained = chained
+        return query
 
     def _is_place_mention(self, name: str, cands: list[Place], before_agency: bool) -> bool:
         """A county's short name is often an ordinary word too (新建, 西湖, 江北): it names a
@@ -453,13 +465,21 @@ class Engine:
             return 1.0
         if info.place is None:
             return MISMATCH
+        place = info.place
+        matching = [c for cands in q.places for c in cands if c.contains(place)]
         factor = 1.0
-        for cands in q.places:
-            if any(c.contains(info.place) for c in cands):
+        for n, cands in enumerate(q.places):
+            if any(c.contains(place) for c in cands):
                 continue
-            if any(info.place.contains(c) for c in cands):
+            if any(place.contains(c) for c in cands):
                 factor *= BROADER
                 continue
+            related = any(c.contains(m) or m.contains(c) for c in cands for m in matching)
+            tied = n < len(q.chained) and any(
+                any(c.contains(place) for c in q.places[m]) for m in q.chained[n]
+            )
+            if matching and not related and not tied:
+                continue  # another place the question speaks of (易县 working with 北京海淀区)
             return MISMATCH
         return factor
 

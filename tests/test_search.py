@@ -324,3 +324,34 @@ def test_a_passage_about_another_year_does_not_answer_for_the_reports_own_year()
     assert not engine.ask("河南省2020年粮食产量是多少？").answered
     assert engine.ask("河南省2019年粮食产量是多少？").answered
     assert engine.ask("河南省2020年新建高标准农田多少万亩？").answered
+
+
+def test_another_place_the_question_speaks_of_does_not_refuse_it() -> None:
+    from reportqa.loader import build
+    from reportqa.models import KnowledgeBase, Passage, Report
+
+    passages = (
+        Passage(
+            "y1", ("一、",), "推进与北京海淀区对接合作，实施帮扶项目17个，争取帮扶资金6511.6万元。"
+        ),
+    )
+    kb = KnowledgeBase(
+        (
+            Report(
+                "y",
+                "易县2018年政府工作报告",
+                "易县人民政府",
+                2018,
+                "政府工作报告",
+                "y.txt",
+                passages,
+                region=("河北省", "保定市", "易县"),
+            ),
+        ),
+        (),
+    )
+    engine = build(kb)
+    assert engine.ask("易县跟北京海淀区对接合作争取到多少帮扶资金？").answered
+    # a place written as one chain with the report's must match it: 保定市徐水区 is not 易县
+    assert not engine.ask("保定市徐水区对接合作争取到多少帮扶资金？").answered
+    assert not engine.ask("北京海淀区对接合作争取到多少帮扶资金？").answered
