@@ -242,7 +242,8 @@ def _is_debris(line: str) -> bool:
     if line in _LONE_BUTTONS:
         return True
     if not _CJK.search(line):  # GOVERNMENT INFORMATION, "> >", lone numbers
-        return len(line) < 60
+        # but not the end of a sentence broken over lines: "hzzwgk@126.com）。"
+        return len(line) < 60 and not re.search(r"[。；）]$|@|\d{3,4}-\d{7,8}", line)
     if _DEBRIS.search(line) and len(line) < 120:
         return True
     return bool(re.fullmatch(r"[>›»\s\w]*[>›»][>›»\s\w]*", line)) and len(line) < 60

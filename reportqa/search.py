@@ -89,6 +89,16 @@ _UNIT_ALIASES = {
 
 
 _LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?![a-z0-9])")
+# English abbreviations that government reports write in Chinese (general usage, not one report)
+ABBREVIATIONS = {
+    "gdp": "生产总值",
+    "cpi": "居民消费价格",
+    "ppi": "工业生产者出厂价格",
+    "pmi": "采购经理指数",
+    "ppp": "政府和社会资本合作",
+    "fdi": "外商直接投资",
+    "ipo": "首次公开发行",
+}
 _ENGLISH_ASKING = tuple(
     (re.compile(rf"(?<![a-z]){english}(?![a-z])"), chinese)
     for english, chinese in (
@@ -125,6 +135,10 @@ def value_kind(q: str) -> ValueKind | None:
     """The value asked for by a normalised question, if it asks for one."""
     if re.search(r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大", q):
         return ValueKind("money", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元"))
+    if re.search(r"邮箱|电子邮件|电子信箱|e-?mail", q):
+        return ValueKind("email", re.compile(r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"))
+    if re.search(r"电话|联系方式|热线|传真", q):
+        return ValueKind("phone", re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|\d{11}|\d{7,8}"))
     if re.search(r"文号|发文字号", q):
         return ValueKind("docno", re.compile(r"〔\d{4}〕|\[\d{4}\]|\d+号"))
     if re.search(r"哪天|哪一天|什么时候|何时|哪个月|几月|哪年|哪一年|日期|什么时间", q):
@@ -321,7 +335,10 @@ class Engine:
 
         def keep(m: re.Match[str]) -> str:
             word = m.group(0)
-            return word if any(c.isdigit() for c in word) or word in self.index.vocab else " "
+            chinese = ABBREVIATIONS.get(word, "")
+            if any(c.isdigit() for c in word) or word in self.index.vocab:
+                return f"{word} {chinese}" if chinese else word
+            return f" {chinese} " if chinese else " "
 
         return _LATIN_WORD.sub(keep, norm)
 

@@ -205,3 +205,14 @@ def test_text_without_chinese_body_is_refused(text: str) -> None:
 def test_evidence_survives_normalisation_in_passages() -> None:
     r = ingest_source("000_e1829581f26616c9.txt").report
     assert any(squeeze("开展 6 次法律法规学习") in squeeze(p.text) for p in r.passages)
+
+
+def test_the_end_of_a_sentence_broken_over_lines_is_no_debris() -> None:
+    text = (
+        "某某区人民政府2023年政府信息公开工作年度报告\n"
+        "如对本报告有疑问，请与区政府办公室联系（电话：0517-87222589，电子邮箱：\n"
+        "hzzwgk@126.com）。\n"
+        "一、总体情况\n全年主动公开政府信息1200条，办理依申请公开21件，均在法定期限答复。\n"
+    )
+    joined = " ".join(p.text for p in ingest_text(text, "a.txt").report.passages)
+    assert "hzzwgk@126.com" in joined

@@ -355,3 +355,22 @@ def test_another_place_the_question_speaks_of_does_not_refuse_it() -> None:
     # a place written as one chain with the report's must match it: 保定市徐水区 is not 易县
     assert not engine.ask("保定市徐水区对接合作争取到多少帮扶资金？").answered
     assert not engine.ask("北京海淀区对接合作争取到多少帮扶资金？").answered
+
+
+@pytest.mark.parametrize(
+    ("question", "holds", "lacks"),
+    [
+        ("联系邮箱是什么？", "电子邮箱：hzzwgk@126.com）。", "电子邮箱另行公布。"),
+        ("咨询电话是多少？", "电话：0517-87222589", "电话另行公布。"),
+    ],
+)
+def test_email_and_phone_are_values(question: str, holds: str, lacks: str) -> None:
+    from reportqa.normalize import normalize
+
+    kind = value_kind(normalize(question))
+    assert kind is not None
+    assert kind.pattern.search(normalize(holds)) and not kind.pattern.search(normalize(lacks))
+
+
+def test_gdp_is_asked_as_the_reports_write_it(engine) -> None:  # type: ignore[no-untyped-def]
+    assert "生产总值" in engine._latin("南山区gdp有多少")
