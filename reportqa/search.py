@@ -598,7 +598,8 @@ class Engine:
         ):
             where = "、".join(dict.fromkeys(max(c, key=lambda p: p.level).name for c in q.places))
             return False, 0.1, f"知识库中没有{where}的报告"
-        if q.agencies and self._agency_factor(q, info) <= MISMATCH:
+        named_here = any(len(m.text) >= 3 and m.text in norm for m in q.agencies)
+        if q.agencies and self._agency_factor(q, info) <= MISMATCH and not named_here:
             names = "、".join(m.text for m in q.agencies)
             return False, 0.1, f"知识库中没有{names}的报告"
         if not year_ok:

@@ -374,3 +374,34 @@ def test_email_and_phone_are_values(question: str, holds: str, lacks: str) -> No
 
 def test_gdp_is_asked_as_the_reports_write_it(engine) -> None:  # type: ignore[no-untyped-def]
     assert "生产总值" in engine._latin("南山区gdp有多少")
+
+
+def test_an_agency_the_passage_itself_names_does_not_refuse_the_answer() -> None:
+    from reportqa.loader import build
+    from reportqa.models import KnowledgeBase, Passage, Report
+
+    passages = (
+        Passage(
+            "h1", ("一、",), "2024年，区政府办代表区政府受理政府信息公开申请17件，均已按时答复。"
+        ),
+        Passage("h2", ("二、",), "全年主动公开政府信息1200条，政府网站访问量稳步增长。"),
+    )
+    kb = KnowledgeBase(
+        (
+            Report(
+                "h",
+                "洪泽区2024年政府信息公开工作年度报告",
+                "淮安市洪泽区人民政府",
+                2024,
+                "政府信息公开年度报告",
+                "h.txt",
+                passages,
+                region=("江苏省", "淮安市", "洪泽区"),
+            ),
+        ),
+        (),
+    )
+    engine = build(kb)
+    assert engine.ask("洪泽区政府办2024年受理了多少件信息公开申请？").answered
+    refused = engine.ask("洪泽区公安局2024年受理了多少件信息公开申请？")
+    assert not refused.answered and "公安局" in refused.reason
