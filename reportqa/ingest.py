@@ -41,7 +41,7 @@ _ENUM = re.compile(
     rf"(?:(?<=^)|(?<=[。；;！？]))\s*((?:[{_CN_NUM}]+是)|(?:第[{_CN_NUM}]+[，,、：:]))"
 )
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
-_YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")
+_YEAR = metadata.YEAR
 _DATE_CN = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _DATE_ISO = re.compile(r"(?<!\d)((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
 _META_LABEL = re.compile(

@@ -87,7 +87,7 @@ _REVIEW_YEAR = re.compile(r"((?:19|20)\d{2})\s*年(?:以来)?(?:的)?工作回�
 _PLAN_YEAR = re.compile(
     r"((?:19|20)\d{2})\s*年(?:的)?(?:主要|重点)?(?:目标任务|工作安排|工作任务|工作部署|工作建议|重点工作)"
 )
-_YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")
+YEAR = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)\s*年")  # a year as reports write it
 _DASHES = "-—–－―"
 
 
@@ -222,13 +222,13 @@ def _strip_year(place: str) -> str:
 def report_year(title: str, head: list[str], text: str, genre: str | None) -> int | None:
     """The year a report is about, as its title states it; for a 政府工作报告 without one,
     the year of the session it was given at, or the year after the one it reviews."""
-    m = _YEAR.search(normalize(title)) or re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", title)
+    m = YEAR.search(normalize(title)) or re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", title)
     if m:
         return int(m.group(1))
     if genre == GOV_WORK_REPORT:
         for line in head:
             sub = session_line(line)
-            found = _YEAR.search(normalize(sub)) if sub else None
+            found = YEAR.search(normalize(sub)) if sub else None
             if found:
                 return int(found.group(1))
         date = re.search(r"(?<!\d)((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日", text[:400])

@@ -298,59 +298,37 @@ def test_english_in_a_question_is_read_as_a_user_means_it(engine) -> None:  # ty
 
 
 def test_a_passage_about_another_year_does_not_answer_for_the_reports_own_year() -> None:
-    from reportqa.loader import build
-    from reportqa.models import KnowledgeBase, Passage, Report
-
     passages = (
         Passage("p1", ("一、",), "2019年全省粮食产量达到1339亿斤，再创历史新高。"),
         Passage("p2", ("二、",), "全省新建高标准农田500万亩，农业基础更加稳固。"),
     )
-    kb = KnowledgeBase(
-        (
-            Report(
-                "r",
-                "河南省2020年新闻发布会",
-                "河南省人民政府",
-                2020,
-                "其他",
-                "r.txt",
-                passages,
-                region=("河南省",),
-            ),
-        ),
-        (),
+    engine = _one_report_engine(
+        passages,
+        title="河南省2020年新闻发布会",
+        agency="河南省人民政府",
+        year=2020,
+        doc_type="其他",
+        region=("河南省",),
     )
-    engine = build(kb)
     assert not engine.ask("河南省2020年粮食产量是多少？").answered
     assert engine.ask("河南省2019年粮食产量是多少？").answered
     assert engine.ask("河南省2020年新建高标准农田多少万亩？").answered
 
 
 def test_another_place_the_question_speaks_of_does_not_refuse_it() -> None:
-    from reportqa.loader import build
-    from reportqa.models import KnowledgeBase, Passage, Report
-
     passages = (
         Passage(
             "y1", ("一、",), "推进与北京海淀区对接合作，实施帮扶项目17个，争取帮扶资金6511.6万元。"
         ),
     )
-    kb = KnowledgeBase(
-        (
-            Report(
-                "y",
-                "易县2018年政府工作报告",
-                "易县人民政府",
-                2018,
-                "政府工作报告",
-                "y.txt",
-                passages,
-                region=("河北省", "保定市", "易县"),
-            ),
-        ),
-        (),
+    engine = _one_report_engine(
+        passages,
+        title="易县2018年政府工作报告",
+        agency="易县人民政府",
+        year=2018,
+        doc_type="政府工作报告",
+        region=("河北省", "保定市", "易县"),
     )
-    engine = build(kb)
     assert engine.ask("易县跟北京海淀区对接合作争取到多少帮扶资金？").answered
     # a place written as one chain with the report's must match it: 保定市徐水区 is not 易县
     assert not engine.ask("保定市徐水区对接合作争取到多少帮扶资金？").answered
@@ -377,31 +355,28 @@ def test_gdp_is_asked_as_the_reports_write_it(engine) -> None:  # type: ignore[n
 
 
 def test_an_agency_the_passage_itself_names_does_not_refuse_the_answer() -> None:
-    from reportqa.loader import build
-    from reportqa.models import KnowledgeBase, Passage, Report
-
     passages = (
         Passage(
             "h1", ("一、",), "2024年，区政府办代表区政府受理政府信息公开申请17件，均已按时答复。"
         ),
         Passage("h2", ("二、",), "全年主动公开政府信息1200条，政府网站访问量稳步增长。"),
     )
-    kb = KnowledgeBase(
-        (
-            Report(
-                "h",
-                "洪泽区2024年政府信息公开工作年度报告",
-                "淮安市洪泽区人民政府",
-                2024,
-                "政府信息公开年度报告",
-                "h.txt",
-                passages,
-                region=("江苏省", "淮安市", "洪泽区"),
-            ),
-        ),
-        (),
+    engine = _one_report_engine(
+        passages,
+        title="洪泽区2024年政府信息公开工作年度报告",
+        agency="淮安市洪泽区人民政府",
+        year=2024,
+        doc_type="政府信息公开年度报告",
+        region=("江苏省", "淮安市", "洪泽区"),
     )
-    engine = build(kb)
     assert engine.ask("洪泽区政府办2024年受理了多少件信息公开申请？").answered
     refused = engine.ask("洪泽区公安局2024年受理了多少件信息公开申请？")
     assert not refused.answered and "公安局" in refused.reason
+
+
+def _one_report_engine(passages: tuple, **report: object) -> Engine:  # type: ignore[type-arg]
+    """An engine over one report made of these passages (the real gazetteer and tokenizer)."""
+    from reportqa.loader import build
+
+    fields = {"report_id": "r", "source_file": "r.txt", "passages": passages, **report}
+    return build(KnowledgeBase((Report(**fields),), ()))  # type: ignore[arg-type]
