@@ -182,6 +182,7 @@ class Query:
     report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
     # for each place named, the places written right against it (深圳市龙华区: one chain)
     chained: tuple[tuple[int, ...], ...] = ()
+    close_kinds: frozenset[str] | None = None  # kinds held close to one asked (stand_in)
 
 
 @dataclass(frozen=True)
@@ -483,21 +484,29 @@ class Engine:
         if info.place is None:
             return MISMATCH
         place = info.place
-        matching = [c for cands in q.places for c in cands if c.contains(place)]
         factor = 1.0
+        fits: list[int] = []
+        others: list[int] = []  # places named that are neither this report's nor wider
         for n, cands in enumerate(q.places):
             if any(c.contains(place) for c in cands):
-                continue
-            if any(place.contains(c) for c in cands):
+                fits.append(n)
+            elif any(place.contains(c) for c in cands):
                 factor *= BROADER
-                continue
-            related = any(c.contains(m) or m.contains(c) for c in cands for m in matching)
-            tied = n < len(q.chained) and any(
-                any(c.contains(place) for c in q.places[m]) for m in q.chained[n]
-            )
-            if matching and not related and not tied:
-                continue  # another place the question speaks of (易县 working with 北京海淀区)
+            elif len(q.places) == 1:
+                return MISMATCH  # the common case, decided at once
+            else:
+                others.append(n)
+        if not others:
+            return factor
+        if not fits:
             return MISMATCH
+        matching = [c for n in fits for c in q.places[n]]
+        for n in others:
+            related = any(c.contains(m) or m.contains(c) for c in q.places[n] for m in matching)
+            tied = n < len(q.chained) and any(m in fits for m in q.chained[n])
+            if related or tied:
+                return MISMATCH
+            # else another place the question speaks of (易县 working with 北京海淀区)
         return factor
 
     def _agency_factor(self, q: Query, info: _ReportInfo) -> float:
@@ -516,6 +525,13 @@ class Engine:
         agency of the named kind in that place; '' otherwise."""
         if not info.kind:
             return ""
+        if q.close_kinds is None:  # the kinds held that are close to one asked (once a query)
+            asked = {k for m in q.agencies for k in m.kinds}
+            q.close_kinds = frozenset(
+                held for held in self.known_kinds if any(close_kinds(k, held) for k in asked)
+            )
+        if info.kind not in q.close_kinds:
+            return ""
         here = self._kinds_at.get(info.place.code if info.place else None, set())
         for m in q.agencies:
             if m.kinds & here:
@@ -527,13 +543,14 @@ class Engine:
     def _year_ok(self, q: Query, report: Report, passage_norm: str) -> bool:
         """Each year asked is the passage's: named in it, or the report's own year when the
         passage names no other year (「2019年粮食产量…」 is no answer about 2020)."""
-        if not q.years:
-            return True
-        named = {int(y) for y in _PASSAGE_YEAR.findall(passage_norm)}
-        return all(
-            str(y) in passage_norm or (y in covered_years(report) and not named - {y})
-            for y in q.years
-        )
+        for y in q.years:
+            if str(y) in passage_norm:
+                continue
+            if y not in covered_years(report):
+                return False
+            if any(int(other) != y for other in _PASSAGE_YEAR.findall(passage_norm)):
+                return False
+        return True
 
     # ------------------------------------------------------------------ answer
 
