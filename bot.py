@@ -200,8 +200,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     for name, fields in needs.items():
-        flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
-        print(f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {flags} 指定", file=sys.stderr)
+        print(
+            f"需要补充：{name}: 未能识别 {', '.join(fields)}，请用 {_flags(fields)} 指定",
+            file=sys.stderr,
+        )
     if len(paths) > 1:
         counts = {k: sum(r[1] == k for r in rows) for k in ("已导入", "需补充", "未导入")}
         print("\n汇总：" + "，".join(f"{k} {n} 个" for k, n in counts.items()), file=sys.stderr)
@@ -211,10 +213,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _flags(fields: list[str]) -> str:
+    """The ingest flags that give these fields: --agency --doc-type …"""
+    return " ".join(f"--{f.replace('_', '-')}" for f in fields)
+
+
 def _flags_hint(fields: list[str]) -> str:
     names = {"agency": "机构", "year": "年份", "title": "标题", "doc_type": "类型"}
-    flags = " ".join(f"--{f.replace('_', '-')}" for f in fields)
-    return f"已导入，未能识别{'、'.join(names.get(f, f) for f in fields)}（{flags}）"
+    return f"已导入，未能识别{'、'.join(names.get(f, f) for f in fields)}（{_flags(fields)}）"
 
 
 def _report_ingested(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]

@@ -80,28 +80,6 @@ _LONE_BUTTONS = frozenset(
         "小",
     }
 )
-_DOC_TYPES = (  # most specific first; a notice that 印发 a 工作要点 is a 工作要点
-    "政府工作报告",
-    "法治政府建设年度报告",
-    "工作要点",
-    "工作总结",
-    "年度报告",
-    "工作报告",
-    "工作计划",
-    "实施方案",
-    "实施意见",
-    "情况报告",
-    "总结",
-    "报告",
-    "要点",
-    "计划",
-    "方案",
-    "意见",
-    "通知",
-    "决定",
-    "办法",
-    "规定",
-)
 _SELF = re.compile(r"(?:我|本)(局|委|办|厅|院|府)")
 _KEEP_LABELS = ("标题", "发文单位", "发文机关", "发布机构", "发文时间", "报告人", "预算主管部门")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -171,7 +149,7 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         or metadata.report_year(title or "", head, text, doc_type)
         or _year_of(fields.get("发文时间"))
         or (_year_of(published) if doc_type == metadata.OTHER else None)
-        or _detect_year(title or "", text)
+        or _most_named_year(text)
     )
     if year is None:
         needs.append("year")
@@ -670,25 +648,11 @@ def _tidy_title(line: str) -> str:
     return re.sub(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])", "", line).strip()
 
 
-def _detect_year(title: str, text: str) -> int | None:
-    m = _YEAR.search(normalize(title)) or re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", title)
-    if m:
-        return int(m.group(1))
+def _most_named_year(text: str) -> int | None:
+    """The year the body names most often (the title's year is metadata.report_year's)."""
     body = re.sub(r"《[^》]*》", "", normalize(text))  # years inside cited titles don't count
     years = Counter(int(y) for y in _YEAR.findall(body))
     return years.most_common(1)[0][0] if years else None
-
-
-def _detect_doc_type(title: str, text: str) -> str | None:
-    simple = to_simplified(title)
-    for t in _DOC_TYPES:
-        if t in simple:
-            return t
-    body = to_simplified(text[:600])
-    for t in _DOC_TYPES[:8]:
-        if t in body:
-            return t
-    return None
 
 
 def _detect_date(meta: list[str], tail: list[str]) -> str | None:

@@ -300,7 +300,8 @@ class Engine:
         )
 
     def _agency_factor_exact(self, q: Query, info: _ReportInfo) -> float:
-        """The agency factor without stand-ins."""
+        """1.0 when the report's agency is the one named (its kind or a short form of its
+        name), MISMATCH otherwise; close names (stand_in) not counted."""
         for m in q.agencies:
             if info.kind and (info.kind in m.kinds or is_abbreviation(m.text, info.kind)):
                 return 1.0
@@ -400,7 +401,7 @@ class Engine:
         # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
         for gram in bigrams(norm):
             self._add_term(weights, gram, CROSS_WEIGHT)
-        query = Query(
+        return Query(
             question,
             norm,
             weights,
@@ -414,9 +415,8 @@ class Engine:
                 + [(m.start, m.end, "agency") for m in agencies]
                 + [(a, b, "year") for a, b, _ in year_spans]
             ),
+            chained=chained,
         )
-        query.chained = chained
-        return query
 
     def _is_place_mention(self, name: str, cands: list[Place], before_agency: bool) -> bool:
         """A county's short name is often an ordinary word too (新建, 西湖, 江北): it names a
@@ -510,13 +510,8 @@ class Engine:
         return factor
 
     def _agency_factor(self, q: Query, info: _ReportInfo) -> float:
-        if not q.agencies:
+        if not q.agencies or self._agency_factor_exact(q, info) == 1.0:
             return 1.0
-        for m in q.agencies:
-            if info.kind and (info.kind in m.kinds or is_abbreviation(m.text, info.kind)):
-                return 1.0
-            if is_abbreviation(m.text, info.agency_norm[-len(m.text) * 3 :] or "x"):
-                return 1.0
         return 1.0 if self.stand_in(q, info) else MISMATCH
 
     def stand_in(self, q: Query, info: _ReportInfo) -> str:
