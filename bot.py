@@ -226,8 +226,9 @@ def _flags_hint(fields: list[str]) -> str:
 def _report_ingested(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
     r = outcome.report
     action = "将写入" if dry_run else ("已更新" if outcome.replaced else "已写入")
+    title = f"{r.title}（推定）" if r.title and "title" in outcome.needs_flag else r.title
     print(
-        f"{action} {r.report_id}: {r.agency or '?'} · {r.title or '?'} · {r.year or '?'} · "
+        f"{action} {r.report_id}: {r.agency or '?'} · {title or '?'} · {r.year or '?'} · "
         f"{r.doc_type or '?'} · {len(r.passages)} 段",
         file=sys.stderr,
     )

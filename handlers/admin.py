@@ -204,7 +204,8 @@ def preview_text(prepared: Prepared, old: Report | None) -> str:
     lines = [
         "<b>导入预览</b>",
         f"机构：{escape(r.agency or '（未识别）')}",
-        f"标题：{escape(r.title or '（未识别）')}",
+        f"标题：{escape(r.title or '（未识别）')}"
+        + ("（据机构、年份、类型推定）" if r.title and "title" in prepared.needs_flag else ""),
         f"年份：{r.year or '（未识别）'}　类型：{escape(r.doc_type or '（未识别）')}",
         f"章节 {len(sections)} 个，段落 {len(r.passages)} 段",
         f"报告ID：<code>{escape(r.report_id)}</code>",

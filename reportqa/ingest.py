@@ -173,6 +173,8 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
 
     report_id = overrides.report_id or report_id_for(source_file)
     info = _info_passage(title, meta_lines, head, tail)
+    if not title:  # cited by it, but still flagged: the admin is asked for the real one
+        title = inferred_title(agency, year, doc_type)
     passages = _passages(report_id, ([info] if info else []) + paras)
     if len(passages) > MAX_PASSAGES:
         raise IngestError(_too_many(source_file))
@@ -190,6 +192,17 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         script=_script(text),
     )
     return IngestResult(report, needs)
+
+
+def inferred_title(agency: str | None, year: int | None, doc_type: str | None) -> str | None:
+    """A title in the usual form, for a report whose text has no title line: 容城县2019年政府
+    工作报告 (a 政府工作报告 is the place's, not its 人民政府's), 深圳市光明区人民政府2021年
+    法治政府建设年度报告. None when the agency, year or a genre is not known."""
+    if not agency or not year or not doc_type or doc_type == metadata.OTHER:
+        return None
+    if doc_type == metadata.GOV_WORK_REPORT:
+        agency = agency.removesuffix("人民政府")
+    return f"{agency}{year}年{doc_type}"
 
 
 def _too_many(source_file: str) -> str:
@@ -617,7 +630,8 @@ def _is_city(place: Place) -> bool:
 def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
     """The place of this level word (省/市/区/县) the text names most often by its full name (a
     two-character one such as 范县 only where no word runs into it: not in 示范县). Short forms
-    are not counted: too many are ordinary words (新建) or parts of other names (雄安新区)."""
+    count only when no full name is written and one place's short form dominates: many short
+    forms are ordinary words (新建) or parts of other names (雄安新区)."""
     simple = normalize(text[:20000])
     full: Counter[str] = Counter()
     for pos, name, cands in gaz.find(simple):
@@ -628,6 +642,13 @@ def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
                 full[name] += 1
     if full:
         return full.most_common(1)[0][0]
+    short = Counter(
+        cands[0].name
+        for _, name, cands in gaz.find(simple)
+        if len(cands) == 1 and cands[0].name != name and cands[0].name.endswith(level)
+    ).most_common(2)
+    if short and short[0][1] >= 5 and (len(short) == 1 or short[0][1] >= 3 * short[1][1]):
+        return short[0][0]  # 坪山 said 71 times, the ordinary word 新建 13
     if level == "省":
         main = _main_place(text, gaz)
         chain = gaz.chain(main) if main is not None else []

