@@ -57,6 +57,60 @@ VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 CACHE_LIMIT = 200_000  # normalised passages kept in memory
 
+# With the words a number asked for belongs to in the answer sentence, a smaller share of the
+# rest of the question will do (空气好的天数 -> 优良天数达到251天).
+COVERAGE_ANCHORED = 0.25
+_HOW_MUCH = re.compile(r"多少|多大|几(?![乎])")
+# Words between an asked number and the thing it counts: 实现利润总额(共)多少, 天数有多少.
+_FILLERS = frozenset(
+    [
+        "有",
+        "是",
+        "为",
+        "了",
+        "的",
+        "共",
+        "一共",
+        "总共",
+        "累计",
+        "合计",
+        "共计",
+        "总计",
+        "达",
+        "达到",
+        "约",
+        "大约",
+        "到底",
+        "究竟",
+        "实现",
+        "完成",
+        "给",
+        "都",
+        "又",
+        "还",
+        "就",
+        "能",
+        "会",
+        "要",
+        "可",
+        "呀",
+        "啊",
+        "呢",
+        "吗",
+        "大概",
+        "一般",
+        "分别",
+        "各",
+        "那边",
+        "这边",
+        "那里",
+        "这里",
+        "今年",
+        "去年",
+        "当年",
+        "全年",
+    ]
+)
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
 _QUOTE = re.compile(r"《[^》]*》")
 # A plan (工作要点, 计划, 方案) states targets; a question about what was actually achieved
@@ -145,6 +199,10 @@ def value_kind(q: str) -> ValueKind | None:
         return ValueKind("date", re.compile(r"\d{4}\s*[年\-/.]|\d{1,2}\s*月|年底|年初|年内|月底"))
     if re.search(r"比例|占比|百分|率[^，,。？?]{0,8}(?:多少|几成)", q):
         return ValueKind("percent", re.compile(rf"{_NUM}\s*%|百分之"))
+    if re.search(r"面积|(?:多少|几)\s*(?:万)?(?:亩|平方|公顷)", q):
+        return ValueKind(
+            "area", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:亩|平方|公顷|㎡|km2)")
+        )
     if re.search(r"多久|多长时间|(?:多少|几)个?(?:天|工作日)", q):
         return ValueKind("duration", re.compile(rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)"))
     if re.search(r"第(?:几|多少)", q):
@@ -153,7 +211,9 @@ def value_kind(q: str) -> ValueKind | None:
     if m and m.group(1) not in "个":
         units = _UNIT_ALIASES.get(m.group(1), m.group(1))
         return ValueKind(
-            "count", re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*[{units}]")
+            # 多少个项目 asks 个 of 项目: 27个项目 holds it
+            "count",
+            re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*个?\s*[{units}]"),
         )
     if re.search(r"(?<!哪)(?:多少|几)|数量|数目|人数|件数|次数|规模", q):
         return ValueKind(
@@ -183,6 +243,11 @@ class Query:
     # for each place named, the places written right against it (深圳市龙华区: one chain)
     chained: tuple[tuple[int, ...], ...] = ()
     close_kinds: frozenset[str] | None = None  # kinds held close to one asked (stand_in)
+    # the words a number asked for belongs to: 利润总额 in 利润总额多少亿元, 项目 in 多少个项目
+    anchors: tuple[str, ...] = ()
+    # the places named right before an agency (淮安市 in 淮安市人民政府): that agency's own place,
+    # so a report of a district's agency inside it is another agency's
+    owners: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -401,6 +466,8 @@ class Engine:
         # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
         for gram in bigrams(norm):
             self._add_term(weights, gram, CROSS_WEIGHT)
+        value = value_kind(norm)
+        anchors = _anchors(norm, spans, entity) if value and value.name in _NUMBERS else ()
         return Query(
             question,
             norm,
@@ -409,13 +476,17 @@ class Engine:
             places,
             agencies,
             [y for _, _, y in year_spans],
-            value_kind(norm),
+            value,
             sorted(
                 [(p, p + len(name), "place") for p, name, _ in found_places]
                 + [(m.start, m.end, "agency") for m in agencies]
                 + [(a, b, "year") for a, b, _ in year_spans]
             ),
             chained=chained,
+            anchors=anchors,
+            owners=frozenset(
+                n for n, (pos, name, _) in enumerate(found_places) if pos + len(name) in starts
+            ),
         )
 
     def _is_place_mention(self, name: str, cands: list[Place], before_agency: bool) -> bool:
@@ -489,6 +560,8 @@ class Engine:
         others: list[int] = []  # places named that are neither this report's nor wider
         for n, cands in enumerate(q.places):
             if any(c.contains(place) for c in cands):
+                if n in q.owners and not any(c.code == place.code for c in cands):
+                    return MISMATCH  # 淮安市人民政府 asked: 洪泽区人民政府 is another agency
                 fits.append(n)
             elif any(place.contains(c) for c in cands):
                 factor *= BROADER
@@ -626,9 +699,24 @@ class Engine:
             return False, conf, "报告中没有问题所问的数值"
         if not q.topic:
             return False, 0.0, "问题里没有可以检索的具体内容，请说明想了解什么"
+        if covered >= COVERAGE_ANCHORED and q.anchors and q.value is not None:
+            sentence = normalize(hit.sentence)
+            if any(self._mentions(a, sentence) for a in q.anchors):
+                return True, conf, ""  # the number asked for, with what it counts
         if covered < COVERAGE_MIN:
             return False, conf, "报告中没有谈到这个问题"
         return True, conf, ""
+
+    def _mentions(self, anchor: str, norm: str) -> bool:
+        """Whether normalised text holds an anchor word's head (its last two characters, as
+        Chinese compounds end in what they name: 利润总额 -> 总额), or a homophone of it."""
+        from reportqa.pinyin import bigram_keys
+
+        head = anchor[-2:]
+        if head in norm:
+            return True
+        keys = set(bigram_keys(head))
+        return any(k in keys for g in bigrams(norm) for k in bigram_keys(g[1:]))
 
     def coverage_of(self, q: Query, norm: str) -> float:
         """The idf-weighted share of the question's topic bigrams found in a passage (a
@@ -666,6 +754,47 @@ class Engine:
             return None
         passage = Passage(f"fact-{fact.id}", (fact.section,) if fact.section else (), fact.answer)
         return Hit(report, passage, fact.answer, score / 100.0 + 1.0, fact)
+
+
+_NUMBERS = frozenset({"count", "money", "percent", "duration", "area", "number"})
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def _anchors(norm: str, spans: list[tuple[int, int, str]], entity: np.ndarray) -> tuple[str, ...]:
+    """The words a number asked for belongs to: the content word right before 多少/几 (fillers
+    such as 有, 一共 skipped; a one-character verb such as 种 ends the search) and the word
+    right after it past a measure word (多少个项目 -> 项目; 多少亿元 names only a unit)."""
+    m = _HOW_MUCH.search(norm)
+    if m is None:
+        return ()
+    out: list[str] = []
+    before = [t for t in spans if t[1] <= m.start()]
+    for k in range(len(before) - 1, -1, -1):
+        a, b, token = before[k]
+        if not token.strip() or token in _FILLERS:
+            continue
+        if not _HAN.fullmatch(token):
+            break  # punctuation or a number: the clause ended
+        if len(token) == 1 and k > 0:  # 执法|证: one word cut in two, unless a filler (一共|种)
+            a2, _, prev = before[k - 1]
+            if _HAN.fullmatch(prev) and prev not in _FILLERS and len(prev) >= 2:
+                a, token = a2, prev + token
+        if len(token) >= 2 and not entity[a:b].any():
+            out.append(token)
+        break
+    start = m.end() + 1 if norm[m.end() : m.end() + 1] in set(_MEASURE) - {"亿", "万"} else m.end()
+    # the word from there: to the end of the token holding it (多|大面积 -> 面积), or the next
+    end = next((b for a, b, _ in spans if b >= start + 2), start)
+    after = norm[start:end]
+    if (
+        _HAN.fullmatch(after)
+        and 2 <= len(after) <= 6
+        and after[0] not in "亿万千百"
+        and after not in _FILLERS
+        and not _HOW_MUCH.match(after)
+    ):
+        out.append(after)
+    return tuple(out)
 
 
 def passage_key(passage_id: str) -> str:

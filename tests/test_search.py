@@ -191,6 +191,8 @@ def test_degenerate_questions_do_not_crash(engine: Engine, question: str) -> Non
         ("完成率是多少", "percent"),
         ("最多几天能办完", "duration"),
         ("开展了几次", "count"),
+        ("草莓种了多大面积", "area"),
+        ("新建高标准农田多少万亩", "area"),
         ("第几批", "ordinal"),
         ("看的人有多少啊", "number"),
         ("哪几个领域", None),
@@ -372,6 +374,103 @@ def test_an_agency_the_passage_itself_names_does_not_refuse_the_answer() -> None
     assert engine.ask("洪泽区政府办2024年受理了多少件信息公开申请？").answered
     refused = engine.ask("洪泽区公安局2024年受理了多少件信息公开申请？")
     assert not refused.answered and "公安局" in refused.reason
+
+
+def test_a_count_of_things_holds_with_its_measure_word() -> None:
+    from reportqa.normalize import normalize
+
+    kind = value_kind(normalize("给多少个项目发放了无偿资助？"))
+    assert kind is not None and kind.name == "count"
+    assert kind.pattern.search("全年向27个项目累计提供无偿资助")
+    assert kind.pattern.search("扶持项目12项")
+    assert not kind.pattern.search("全年提供无偿资助2951.75万元")
+
+
+@pytest.mark.parametrize(
+    ("question", "anchors"),
+    [
+        ("规模以上工业企业实现利润总额多少亿元？", ("利润总额",)),
+        ("空气好的天数有多少天呀", ("天数",)),
+        ("考执法证的有多少人啊", ("执法证",)),  # 执法|证 cut in two by jieba
+        ("给多少个项目发放了无偿资助", ("项目",)),  # the thing counted, past 个
+        ("草莓一共种了多大面积", ("面积",)),  # 一共|种: a one-character verb is no anchor
+        ("一共有多少亿元", ()),  # a unit names nothing
+    ],
+)
+def test_the_words_an_asked_number_belongs_to(engine, question: str, anchors: tuple) -> None:  # type: ignore[no-untyped-def,type-arg]
+    assert engine.analyse(question).anchors == anchors
+
+
+def test_the_number_asked_with_what_it_counts_answers_a_colloquial_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import reportqa.search as search
+
+    passages = (
+        Passage(
+            "m1",
+            ("一、",),
+            "实施渣土车“黑转白”，开展洗城降尘、秸秆垃圾禁烧等系列行动，PM2.5平均浓度同比下降"
+            "17.7%，优良天数达到251天、同比增加32天。",
+        ),
+        Passage("m2", ("二、",), "新建改造城市道路12条，城市面貌持续改善。"),
+    )
+    engine = _one_report_engine(
+        passages,
+        title="满城区2022年政府工作报告",
+        agency="保定市满城区人民政府",
+        year=2022,
+        doc_type="政府工作报告",
+        region=("河北省", "保定市", "满城区"),
+    )
+    question = "满城区2021年空气好的天数有多少天呀"
+    answer = engine.ask(question)
+    assert answer.answered and "251天" in answer.hits[0].sentence
+    # the topic alone is too little of the question: without the anchor rule it is refused
+    monkeypatch.setattr(search, "COVERAGE_ANCHORED", 1.01)
+    assert not engine.ask(question).answered
+
+
+def test_an_agency_named_with_its_place_is_not_a_districts_agency() -> None:
+    def report(rid: str, agency: str, year: int, region: tuple[str, ...], text: str) -> Report:
+        return Report(
+            report_id=rid,
+            source_file=f"{rid}.txt",
+            title=f"{agency}{year}年政府信息公开工作年度报告",
+            agency=agency,
+            year=year,
+            doc_type="政府信息公开年度报告",
+            region=region,
+            passages=(Passage(f"{rid}-1", ("一、",), text),),
+        )
+
+    engine = build(
+        KnowledgeBase(
+            (
+                report(
+                    "city",
+                    "淮安市人民政府",
+                    2024,
+                    ("江苏省", "淮安市"),
+                    "2024年全市共受理政府信息公开申请1046件。",
+                ),
+                report(
+                    "district",
+                    "淮安市洪泽区人民政府",
+                    2023,
+                    ("江苏省", "淮安市", "洪泽区"),
+                    "2023年全区受理政府信息公开申请21件，均在法定期限答复。",
+                ),
+            ),
+            (),
+        )
+    )
+    refused = engine.ask("淮安市人民政府2023年受理了多少件政府信息公开申请？")
+    assert not refused.answered
+    assert engine.ask("淮安市人民政府2024年受理了多少件政府信息公开申请？").answered
+    # the district's own agency, or the city's name without an agency, still finds it
+    assert engine.ask("洪泽区人民政府2023年受理了多少件政府信息公开申请？").answered
+    assert engine.ask("淮安市2023年受理了多少件政府信息公开申请？").answered
 
 
 def _one_report_engine(passages: tuple, **report: object) -> Engine:  # type: ignore[type-arg]
