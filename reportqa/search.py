@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -179,16 +181,59 @@ def covered_years(report: Report) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ValueKind:
-    """What kind of value a question asks for, as a pattern the answer sentence must match."""
+    """What kind of value a question asks for, as a pattern the answer sentence must match
+    (or, for a person's name, a test a pattern cannot make)."""
 
     name: str
     pattern: re.Pattern[str]
+    test: Callable[[str], bool] | None = None
+
+    def found(self, norm: str) -> bool:
+        """Whether normalised text holds a value of this kind."""
+        return self.test(norm) if self.test is not None else bool(self.pattern.search(norm))
+
+
+# A role's holder asked for: 局长是谁, 发言人叫什么名字 (谁 alone often asks for a unit: 由谁主办).
+_PERSON_Q = re.compile(
+    r"(?:长|主任|书记|负责人|发言人|主持人|组长|委员|代表|局长|厅长)"
+    r"(?:是谁|叫什么|姓什么|的?姓名|的?名字|是哪位)"
+)
+
+
+# The commonest Chinese surnames (about 85% of people): jieba tags many unknown words nr, a
+# name is two or three characters and starts with a surname.
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
+    "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
+    "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
+    "闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝代"
+)
+
+
+def _names_a_person(norm: str) -> bool:
+    """Whether text names a person: 局长李明 does, 由局长任组长 does not (a word jieba tags
+    as a personal name, of two or three characters, starting with a surname)."""
+    return any(
+        flag == "nr" and 2 <= len(word) <= 3 and word[0] in _SURNAMES
+        for word, flag in _pos_tokenizer().cut(norm)
+    )
+
+
+@lru_cache(maxsize=1)
+def _pos_tokenizer() -> Any:
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(jieba.Tokenizer())
 
 
 def value_kind(q: str) -> ValueKind | None:
     """The value asked for by a normalised question, if it asks for one."""
     if re.search(r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大", q):
         return ValueKind("money", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元"))
+    if _PERSON_Q.search(q):
+        return ValueKind("person", re.compile(r"(?!)"), _names_a_person)
     if re.search(r"邮箱|电子邮件|电子信箱|e-?mail", q):
         return ValueKind("email", re.compile(r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"))
     if re.search(r"电话|联系方式|热线|传真", q):
@@ -631,8 +676,8 @@ class Engine:
             return passage.text
         overlap = [sum(w for pair, w in q.topic.items() if pair in n) for n in norms]
         best = max(range(len(sentences)), key=lambda i: overlap[i])
-        if q.value is not None and not q.value.pattern.search(norms[best]):
-            with_value = [i for i, n in enumerate(norms) if q.value.pattern.search(n)]
+        if q.value is not None and not q.value.found(norms[best]):
+            with_value = [i for i, n in enumerate(norms) if q.value.found(n)]
             if with_value:
                 best = max(with_value, key=lambda i: (overlap[i], -abs(i - best)))
         return sentences[best]
@@ -650,10 +695,10 @@ class Engine:
 
     def _holds(self, i: int, value: ValueKind) -> bool:
         """Whether passage i holds a value of this kind (remembered per passage and kind)."""
-        key = (i, value.pattern.pattern)
+        key = (i, value.name if value.test else value.pattern.pattern)
         found = self._value_cache.get(key)
         if found is None:
-            found = bool(value.pattern.search(self._passage_norm(i)))
+            found = value.found(self._passage_norm(i))
             if len(self._value_cache) >= CACHE_LIMIT:
                 self._value_cache.clear()
             self._value_cache[key] = found
@@ -693,10 +738,11 @@ class Engine:
         if info.report.doc_type.endswith(PLAN_TYPES) and _OUTCOME.search(q.norm):
             return False, 0.2, "这份报告是工作计划，只写了目标，没有写实际完成情况"
         covered = self.coverage_of(q, norm)
-        value_ok = q.value is None or bool(q.value.pattern.search(normalize(hit.sentence)))
+        value_ok = q.value is None or q.value.found(normalize(hit.sentence))
         conf = covered * (1.0 if value_ok else 0.5)
         if not value_ok:
-            return False, conf, "报告中没有问题所问的数值"
+            what = "人名" if q.value is not None and q.value.name == "person" else "数值"
+            return False, conf, f"报告中没有问题所问的{what}"
         if not q.topic:
             return False, 0.0, "问题里没有可以检索的具体内容，请说明想了解什么"
         if covered >= COVERAGE_ANCHORED and q.anchors and q.value is not None:

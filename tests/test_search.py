@@ -376,6 +376,30 @@ def test_an_agency_the_passage_itself_names_does_not_refuse_the_answer() -> None
     assert not refused.answered and "公安局" in refused.reason
 
 
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("开展了几次学法活动", "全年开展集体学法十二次"),
+        ("受理了多少件申请", "受理申请二十三件"),
+        ("有多少人参加", "参加人数一千二百人"),
+        ("罚款多少钱", "罚款三万元"),
+        ("比例是多少", "占比百分之三十"),
+        ("最多几天能办完", "三个工作日内办结"),
+        ("排第几", "名列第三"),
+    ],
+)
+def test_values_in_chinese_numerals_count(question: str, text: str) -> None:
+    from reportqa.normalize import normalize
+
+    kind = value_kind(normalize(question))
+    assert kind is not None and kind.found(normalize(text))
+
+
+def test_a_lone_one_is_a_word_not_a_count() -> None:
+    kind = value_kind("开展了几次学法活动")
+    assert kind is not None and not kind.found("开展一次学法，形成一个机制")
+
+
 def test_a_count_of_things_holds_with_its_measure_word() -> None:
     from reportqa.normalize import normalize
 
@@ -471,6 +495,39 @@ def test_an_agency_named_with_its_place_is_not_a_districts_agency() -> None:
     # the district's own agency, or the city's name without an agency, still finds it
     assert engine.ask("洪泽区人民政府2023年受理了多少件政府信息公开申请？").answered
     assert engine.ask("淮安市2023年受理了多少件政府信息公开申请？").answered
+
+
+def test_a_role_holder_asked_needs_a_persons_name() -> None:
+    passages = (
+        Passage("k1", ("一、",), "成立行政执法工作领导小组，由局长任组长、分管领导任副组长。"),
+        Passage("k2", ("二、",), "局党组书记、局长李明主持召开专题会议，研究法治政府建设工作。"),
+    )
+    engine = _one_report_engine(
+        passages,
+        title="舟山市科学技术局2020年工作总结",
+        agency="舟山市科学技术局",
+        agency_short=("科技局", "市科技局"),
+        year=2020,
+        doc_type="工作总结",
+        region=("浙江省", "舟山市"),
+    )
+    answer = engine.ask("舟山市科技局局长是谁？")
+    assert answer.answered and "李明" in answer.hits[0].sentence
+    only_role = _one_report_engine(
+        passages[:1],
+        title="舟山市科学技术局2020年工作总结",
+        agency="舟山市科学技术局",
+        agency_short=("科技局", "市科技局"),
+        year=2020,
+        doc_type="工作总结",
+        region=("浙江省", "舟山市"),
+    )
+    refused = only_role.ask("舟山市科技局局长是谁？")
+    assert not refused.answered and refused.reason == "报告中没有问题所问的人名"
+    # 谁 alone often asks for a unit: no name needed
+    assert value_kind("央企法总论坛是由谁主办的") is None or (
+        value_kind("央企法总论坛是由谁主办的").name != "person"  # type: ignore[union-attr]
+    )
 
 
 def _one_report_engine(passages: tuple, **report: object) -> Engine:  # type: ignore[type-arg]
