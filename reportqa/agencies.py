@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from reportqa.places import Gazetteer, Place
+from reportqa.places import Gazetteer, Place, first_char_lengths
 
 # Kind of agency -> short forms. Kinds are the official suffixes of agency names.
 AGENCY_KINDS: dict[str, tuple[str, ...]] = {
@@ -189,11 +189,13 @@ def find_agencies(
     after a place (offsets in `after_places`) a short form may also drop its last character,
     as people say it (舟山经信, 上城发改), unless that leaves an ordinary word (科技, 公安).
     """
-    surfaces, max_len = _surfaces(frozenset(known))
+    surfaces, lengths = _surfaces(frozenset(known))
     mentions: list[AgencyMention] = []
     i, n = 0, len(text)
     while i < n:
-        for length in range(min(max_len, n - i), 1, -1):
+        for length in lengths.get(text[i], ()):
+            if length > n - i:
+                continue
             kinds = surfaces.get(text[i : i + length])
             if kinds and bounds is not None and i + length not in bounds:
                 continue
@@ -204,9 +206,11 @@ def find_agencies(
         else:
             i += 1
     taken = [(m.start, m.end) for m in mentions]
-    bare, bare_len = _bare_forms()
+    bare, bare_lengths = _bare_forms()
     for start in sorted(after_places):
-        for length in range(min(bare_len, n - start), 1, -1):
+        for length in bare_lengths.get(text[start : start + 1], ()):
+            if length > n - start:
+                continue
             kinds = bare.get(text[start : start + length])
             end = start + length
             if kinds and (bounds is None or end in bounds):
@@ -214,7 +218,11 @@ def find_agencies(
                     mentions.append(AgencyMention(text[start:end], kinds, start, end))
                     taken.append((start, end))
                 break
+    chars = set(text)
     for kind in known:
+        last = kind.removesuffix("员会").removesuffix("公室")[-1]
+        if kind[-1] not in chars and last not in chars:
+            continue  # no character an abbreviation of it could end with
         for m in _subsequence_mentions(text, kind):
             if bounds is not None and m.end not in bounds:
                 continue
@@ -225,8 +233,11 @@ def find_agencies(
 
 
 @lru_cache(maxsize=8)
-def _surfaces(known: frozenset[str]) -> tuple[dict[str, frozenset[str]], int]:
-    """Every written form of every kind -> the kinds it can mean; and the longest form."""
+def _surfaces(
+    known: frozenset[str],
+) -> tuple[dict[str, frozenset[str]], dict[str, tuple[int, ...]]]:
+    """Every written form of every kind -> the kinds it can mean; and the forms' lengths by
+    first character (first_char_lengths)."""
     surfaces: dict[str, set[str]] = {}
     for kind, shorts in AGENCY_KINDS.items():
         for s in (kind, *shorts):
@@ -234,11 +245,11 @@ def _surfaces(known: frozenset[str]) -> tuple[dict[str, frozenset[str]], int]:
     for kind in known:
         surfaces.setdefault(kind, set()).add(kind)
     frozen = {s: frozenset(k) for s, k in surfaces.items()}
-    return frozen, max(len(s) for s in frozen)
+    return frozen, first_char_lengths(frozen)
 
 
 @lru_cache(maxsize=1)
-def _bare_forms() -> tuple[dict[str, frozenset[str]], int]:
+def _bare_forms() -> tuple[dict[str, frozenset[str]], dict[str, tuple[int, ...]]]:
     """Short forms without their last character (经信局 -> 经信) that are pure abbreviations:
     not a word jieba knows (科技, 公安, 信访 are ordinary words) and not a piece of the full
     name (大数据 is a topic as much as an agency)."""
@@ -258,7 +269,7 @@ def _bare_forms() -> tuple[dict[str, frozenset[str]], int]:
             ):
                 bare.setdefault(stem, set()).add(kind)
     frozen = {s: frozenset(k) for s, k in bare.items()}
-    return frozen, max(len(s) for s in frozen)
+    return frozen, first_char_lengths(frozen)
 
 
 def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,6 +81,8 @@ class Gazetteer:
             for alias in _aliases(name, common_words):
                 self.by_name.setdefault(alias, []).append(place)
         self.max_len = max(len(n) for n in self.by_name)
+        # name lengths by first character, longest first: the scan tries only those
+        self.lengths = first_char_lengths(self.by_name)
 
     def parent(self, place: Place) -> Place | None:
         if place.level == 0:
@@ -108,7 +111,9 @@ class Gazetteer:
         found: list[tuple[int, str, list[Place]]] = []
         i, n = 0, len(text)
         while i < n:
-            for length in range(min(self.max_len, n - i), 1, -1):
+            for length in self.lengths.get(text[i], ()):
+                if length > n - i:
+                    continue
                 places = self.by_name.get(text[i : i + length])
                 if places and bounds is not None and not {i, i + length} <= bounds:
                     continue
@@ -139,6 +144,16 @@ class Gazetteer:
         return best
 
 
+def first_char_lengths(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """For a greedy longest-match scan: the lengths of the names (of two or more characters)
+    that start with each character, longest first."""
+    out: dict[str, set[int]] = {}
+    for name in names:
+        if len(name) >= 2:
+            out.setdefault(name[0], set()).add(len(name))
+    return {c: tuple(sorted(ls, reverse=True)) for c, ls in out.items()}
+
+
 def _aliases(name: str, common_words: dict[str, str]) -> list[str]:
     out = []
     if len(name) >= 3 or common_words.get(name, "ns") in _NAME_FLAGS:
@@ -161,11 +176,16 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
+def jieba_flags_file() -> Path:
+    """jieba's own dictionary: word, frequency and part-of-speech flag a line."""
+    return _package_file("jieba", "dict.txt")
+
+
 def jieba_words(wanted: set[str] | None = None) -> dict[str, str]:
     """word -> part-of-speech flag of the 2-4 character words in jieba's own dictionary (only
     those in `wanted`, when given): to tell names and abbreviations from ordinary words."""
     flags: dict[str, str] = {}
-    with _package_file("jieba", "dict.txt").open(encoding="utf-8") as f:
+    with jieba_flags_file().open(encoding="utf-8") as f:
         for line in f:
             parts = line.split()
             if (

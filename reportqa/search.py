@@ -19,8 +19,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Any
+from functools import cached_property
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -58,6 +57,7 @@ COVERAGE_MIN = 0.4
 VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 CACHE_LIMIT = 200_000  # normalised passages kept in memory
+AGENCY_MEMO_LIMIT = 4096  # sets of agency (or place) names whose factors are remembered
 
 # With the words a number asked for belongs to in the answer sentence, a smaller share of the
 # rest of the question will do (空气好的天数 -> 优良天数达到251天).
@@ -200,8 +200,8 @@ _PERSON_Q = re.compile(
 )
 
 
-# The commonest Chinese surnames (about 85% of people): jieba tags many unknown words nr, a
-# name is two or three characters and starts with a surname.
+# The commonest Chinese surnames (about 85% of people): a word jieba does not know (or tags as
+# a name) is a person's name when it is two or three characters long and starts with one.
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
     "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
@@ -212,20 +212,10 @@ _SURNAMES = frozenset(
 )
 
 
-def _names_a_person(norm: str) -> bool:
-    """Whether text names a person: 局长李明 does, 由局长任组长 does not (a word jieba tags
-    as a personal name, of two or three characters, starting with a surname)."""
-    return any(
-        flag == "nr" and 2 <= len(word) <= 3 and word[0] in _SURNAMES
-        for word, flag in _pos_tokenizer().cut(norm)
-    )
-
-
-@lru_cache(maxsize=1)
-def _pos_tokenizer() -> Any:
-    import jieba.posseg
-
-    return jieba.posseg.POSTokenizer(jieba.Tokenizer())
+def names_a_person(name_like: list[str]) -> bool:
+    """Whether text names a person, given its name-like words (Tokenizer.name_like): 局长李明
+    does, 由局长任组长 does not (such a word that starts with a surname)."""
+    return any(word[0] in _SURNAMES for word in name_like)
 
 
 def value_kind(q: str) -> ValueKind | None:
@@ -233,7 +223,8 @@ def value_kind(q: str) -> ValueKind | None:
     if re.search(r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大", q):
         return ValueKind("money", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元"))
     if _PERSON_Q.search(q):
-        return ValueKind("person", re.compile(r"(?!)"), _names_a_person)
+        # the test needs a tokenizer: Engine.analyse gives it the engine's own
+        return ValueKind("person", re.compile(r"(?!)"))
     if re.search(r"邮箱|电子邮件|电子信箱|e-?mail", q):
         return ValueKind("email", re.compile(r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"))
     if re.search(r"电话|联系方式|热线|传真", q):
@@ -341,12 +332,26 @@ class Engine:
                 self._groups.append(info)
             group_of.append(groups[key])
         self._group_of = np.array(group_of, dtype=np.int64)
+        # the distinct places of the groups (None: a report of no known place)
+        codes: dict[str | None, int] = {}
+        self._group_places: list[Place | None] = []
+        for info in self._groups:
+            code = info.place.code if info.place else None
+            if code not in codes:
+                codes[code] = len(self._group_places)
+                self._group_places.append(info.place)
+        self._group_place = np.array(
+            [codes[i.place.code if i.place else None] for i in self._groups], dtype=np.int64
+        )
         self._held_places = [i.place for i in self._groups if i.place is not None]
         self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
         # Filled as questions come: normalising a passage costs more than scoring it.
         self._norms: dict[int, str] = {}
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
+        self._agency_memo: dict[tuple[tuple[str, frozenset[str]], ...], np.ndarray] = {}
+        self._homophone_memo: dict[str, tuple[str, ...]] = {}
+        self._place_memo: dict[object, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
         ]
@@ -377,10 +382,15 @@ class Engine:
             return Answer(question, False, (), 0.0, "知识库中没有找到相关内容", self.coverage)
         cand = np.argpartition(-scores, k - 1)[:k]
         cand = cand[scores[cand] > 0]
-        best = float(scores[cand].max())
-        ranked = []
+        cand = cand[np.argsort(-scores[cand], kind="stable")]  # best BM25 first
+        best = float(scores[cand[0]])
+        ranked: list[tuple[float, int, str, bool]] = []
+        kept: list[float] = []  # the best `top` combined scores so far, descending
         definite = query.value if query.value and query.value.name != "number" else None
         for i in cand:
+            bound = combine(float(scores[i]) / best, 1.0, True)  # the most it can score
+            if len(kept) >= max(top, 1) and bound < kept[-1]:
+                break  # every later candidate scores less than the hits already found
             ri, passage = self.entries[int(i)]
             info = self.reports[ri]
             norm = self._passage_norm(int(i))
@@ -391,6 +401,7 @@ class Engine:
             value_ok = definite is None or self._holds(int(i), definite)
             score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only, value_ok)
             ranked.append((score, int(i), norm, year_ok))
+            kept = sorted([*kept, score], reverse=True)[: max(top, 1)]
         ranked.sort(key=lambda r: -r[0])
         hits: list[Hit] = []
         for score, i, _, _ in ranked[: max(top, 1)]:
@@ -512,6 +523,9 @@ class Engine:
         for gram in bigrams(norm):
             self._add_term(weights, gram, CROSS_WEIGHT)
         value = value_kind(norm)
+        if value is not None and value.name == "person":
+            words = self.tokenizer.name_like
+            value = ValueKind(value.name, value.pattern, lambda t: names_a_person(words(t)))
         anchors = _anchors(norm, spans, entity) if value and value.name in _NUMBERS else ()
         return Query(
             question,
@@ -583,23 +597,49 @@ class Engine:
         place and agency share one computation (thousands of reports, a few hundred groups)."""
         out = np.ones(len(self.reports))
         if q.places or q.agencies:
-            places = np.array([self._place_factor(q, info) for info in self._groups])
+            places = np.ones(len(self._groups))
+            if q.places:  # once per place held, not per report or group
+                places = self._place_factors(q)[self._group_place]
             if (places == 1.0).any():  # a report of the very place asked about exists:
                 places[places != 1.0] = MISMATCH  # wider ones don't count
-            agencies = np.array([self._agency_factor(q, info) for info in self._groups])
-            out = (places * agencies)[self._group_of]
+            if q.agencies:
+                places = places * self._agency_factors(q)
+            out = places[self._group_of]
         if report_ids is not None:
             keep = np.zeros(len(self.reports), dtype=bool)
             keep[[self._report_index[r] for r in report_ids if r in self._report_index]] = True
             out = np.where(keep, out, 0.0)
         return out
 
-    def _place_factor(self, q: Query, info: _ReportInfo) -> float:
+    def _agency_factors(self, q: Query) -> np.ndarray:
+        """The agency factor of every group; it depends on the agencies named alone, so it is
+        remembered per set of names (people ask about a few hundred agencies, again and again)."""
+        key = tuple((m.text, m.kinds) for m in q.agencies)
+        found = self._agency_memo.get(key)
+        if found is None:
+            found = np.array([self._agency_factor(q, info) for info in self._groups])
+            if len(self._agency_memo) >= AGENCY_MEMO_LIMIT:
+                self._agency_memo.clear()
+            self._agency_memo[key] = found
+        return found
+
+    def _place_factors(self, q: Query) -> np.ndarray:
+        """The place factor of every place held; remembered per places named (and how they are
+        written together), as _agency_factors."""
+        key = (tuple(tuple(c.code for c in cands) for cands in q.places), q.owners, q.chained)
+        found = self._place_memo.get(key)
+        if found is None:
+            found = np.array([self._place_factor(q, place) for place in self._group_places])
+            if len(self._place_memo) >= AGENCY_MEMO_LIMIT:
+                self._place_memo.clear()
+            self._place_memo[key] = found
+        return found
+
+    def _place_factor(self, q: Query, place: Place | None) -> float:
         if not q.places:
             return 1.0
-        if info.place is None:
+        if place is None:
             return MISMATCH
-        place = info.place
         factor = 1.0
         fits: list[int] = []
         others: list[int] = []  # places named that are neither this report's nor wider
@@ -756,13 +796,8 @@ class Engine:
     def _mentions(self, anchor: str, norm: str) -> bool:
         """Whether normalised text holds an anchor word's head (its last two characters, as
         Chinese compounds end in what they name: 利润总额 -> 总额), or a homophone of it."""
-        from reportqa.pinyin import bigram_keys
-
         head = anchor[-2:]
-        if head in norm:
-            return True
-        keys = set(bigram_keys(head))
-        return any(k in keys for g in bigrams(norm) for k in bigram_keys(g[1:]))
+        return head in norm or any(alt in norm for alt in self._sounds_like(head))
 
     def coverage_of(self, q: Query, norm: str) -> float:
         """The idf-weighted share of the question's topic bigrams found in a passage (a
@@ -770,19 +805,36 @@ class Engine:
         total = sum(q.topic.values())
         if total <= 0:  # nothing to look for: a name, a number or junk alone answers nothing
             return 0.0
-        from reportqa.pinyin import bigram_keys
-
-        keys: set[str] | None = None
         covered = 0.0
         for pair, w in q.topic.items():
             if pair in norm:
                 covered += w
-                continue
-            if keys is None:
-                keys = {k for g in bigrams(norm) for k in bigram_keys(g[1:])}
-            if any(k in keys for k in bigram_keys(pair)):
+            elif any(alt in norm for alt in self._sounds_like(pair)):
                 covered += w * PINYIN_WEIGHT
         return covered / total
+
+    def _sounds_like(self, pair: str) -> tuple[str, ...]:
+        """The indexed two-character strings read like `pair` (法率 -> 法律 ...): every passage's
+        bigrams are indexed, so a passage holds a homophone of `pair` only if it holds one of
+        these."""
+        found = self._homophone_memo.get(pair)
+        if found is None:
+            from reportqa.pinyin import bigram_keys
+
+            tids = {t for key in bigram_keys(pair) for t in self._pinyin_map.get(key, ())}
+            found = tuple(self._terms[t][1:] for t in sorted(tids) if self._terms[t][1:] != pair)
+            if len(self._homophone_memo) >= CACHE_LIMIT:
+                self._homophone_memo.clear()
+            self._homophone_memo[pair] = found
+        return found
+
+    @cached_property
+    def _terms(self) -> list[str]:
+        """Index terms by id."""
+        terms = [""] * len(self.index.vocab)
+        for term, tid in self.index.vocab.items():
+            terms[tid] = term
+        return terms
 
     def _fact(self, q: Query, report_ids: frozenset[str] | None) -> Hit | None:
         best: tuple[float, Fact] | None = None

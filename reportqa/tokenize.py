@@ -13,6 +13,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,9 +143,32 @@ class Tokenizer:
             pos += len(token)
         return out
 
+    def name_like(self, text: str) -> list[str]:
+        """The words of two or three characters that may be personal names: tagged nr in
+        jieba's dictionary, or unknown to it (found by its HMM, as most names are)."""
+        names = _dictionary_names()
+        return [
+            w
+            for w in self._jieba.cut(text, HMM=True)
+            if 2 <= len(w) <= 3 and (w in names or not self._jieba.FREQ.get(w))
+        ]
+
     def terms(self, text: str) -> list[str]:
         """The index terms of normalised text: words, then bigrams (prefixed with BIGRAM)."""
         return self.words(text) + bigrams(text)
+
+
+@lru_cache(maxsize=1)
+def _dictionary_names() -> frozenset[str]:
+    """jieba's dictionary words of two or three characters tagged as personal names (nr)."""
+    from reportqa.places import jieba_flags_file
+
+    with jieba_flags_file().open(encoding="utf-8") as f:
+        return frozenset(
+            parts[0]
+            for parts in map(str.split, f)
+            if len(parts) == 3 and parts[2] == "nr" and 2 <= len(parts[0]) <= 3
+        )
 
 
 def bigrams(text: str) -> list[str]:
