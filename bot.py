@@ -419,7 +419,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         result = evaluate(engine, load_gold(Path(gold)))
         if len(args.gold) > 1:
             print(("\n" if n else "") + f"{gold}:")
-        _print_quality(result, args.verbose)
+        _print_quality(result, args.misses)
     return 0
 
 
@@ -452,11 +452,11 @@ def _eval_ingested(args: argparse.Namespace, settings: Settings) -> int:
     if outcome.metadata:
         print(f"\nmetadata against {args.index}:")
         print(outcome.metadata_table())
-        if args.verbose:
+        if args.misses:
             print("\n".join(outcome.mismatches))
     for gold, result in outcome.quality.items():
         print(f"\n{gold} (knowledge base: {settings.knowledge_dir} + {args.ingest}):")
-        _print_quality(result, args.verbose)
+        _print_quality(result, args.misses)
     return 0
 
 
@@ -584,7 +584,12 @@ def parser() -> argparse.ArgumentParser:
         help="with --ingest: compare detected metadata with this index (file, agency, year, "
         "title, doc_type, script)",
     )
-    ev.add_argument("--verbose", action="store_true", help="list the misses and mismatches")
+    ev.add_argument(
+        "--verbose",
+        dest="misses",
+        action="store_true",
+        help="list the misses and mismatches (debug logging is bot.py -v)",
+    )
     return p
 
 

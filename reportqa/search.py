@@ -387,19 +387,31 @@ class Engine:
         ranked: list[tuple[float, int, str, bool]] = []
         kept: list[float] = []  # the best `top` combined scores so far, descending
         definite = query.value if query.value and query.value.name != "number" else None
+        about_document = bool(query.value and query.value.name in ("date", "docno"))
         for i in cand:
-            bound = combine(float(scores[i]) / best, 1.0, True)  # the most it can score
-            if len(kept) >= max(top, 1) and bound < kept[-1]:
+            rel = float(scores[i]) / best
+            full = len(kept) >= max(top, 1)
+            if full and combine(rel, 1.0, True) < kept[-1]:
                 break  # every later candidate scores less than the hits already found
             ri, passage = self.entries[int(i)]
             info = self.reports[ri]
             norm = self._passage_norm(int(i))
             year_ok = self._year_ok(query, info.report, norm)
-            fuzzy = fuzz.partial_ratio(query.norm, norm) / 100.0 if query.norm else 0.0
-            about_document = bool(query.value and query.value.name in ("date", "docno"))
             info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
             value_ok = definite is None or self._holds(int(i), definite)
-            score = combine(float(scores[i]) / best, fuzzy, year_ok, info_only, value_ok)
+            factor = combine(1.0, 0.0, year_ok, info_only, value_ok)  # its penalties
+            # the fuzzy ratio it needs to enter the hits: rapidfuzz stops early below it
+            need = (kept[-1] / factor - rel) / FUZZ_WEIGHT * 100.0 if full else 0.0
+            if need > 100.0:
+                continue
+            fuzzy = (
+                fuzz.partial_ratio(query.norm, norm, score_cutoff=max(need, 0.0)) / 100.0
+                if query.norm
+                else 0.0
+            )
+            score = combine(rel, fuzzy, year_ok, info_only, value_ok)
+            if full and score < kept[-1]:
+                continue
             ranked.append((score, int(i), norm, year_ok))
             kept = sorted([*kept, score], reverse=True)[: max(top, 1)]
         ranked.sort(key=lambda r: -r[0])
