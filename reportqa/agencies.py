@@ -279,6 +279,8 @@ def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:
         if text[end] not in ends:
             continue
         for start in range(max(0, end - len(kind) + 1), end - 1):
+            if text[start] != kind[0]:
+                continue  # an abbreviation starts as the name does
             span = text[start : end + 1]
             if len(span) >= 3 and is_abbreviation(span, kind):
                 out.append(AgencyMention(span, frozenset({kind}), start, end + 1))

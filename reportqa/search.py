@@ -351,6 +351,7 @@ class Engine:
         self._value_cache: dict[tuple[int, str], bool] = {}
         self._agency_memo: dict[tuple[tuple[str, frozenset[str]], ...], np.ndarray] = {}
         self._homophone_memo: dict[str, tuple[str, ...]] = {}
+        self._homophone_ids: dict[str, list[int]] = {}
         self._place_memo: dict[object, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
@@ -509,23 +510,23 @@ class Engine:
         year_spans = [
             (m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)
         ]
-        entity = np.zeros(len(norm) + 1, dtype=bool)  # characters naming a place/agency/year
+        entity = [False] * (len(norm) + 1)  # characters naming a place/agency/year
         for pos, name, _ in found_places:
-            entity[pos : pos + len(name)] = True
+            entity[pos : pos + len(name)] = [True] * len(name)
         for m in agencies:
-            entity[m.start : m.end] = True
+            entity[m.start : m.end] = [True] * (m.end - m.start)
         for a, b, _ in year_spans:
-            entity[a:b] = True
+            entity[a:b] = [True] * (b - a)
         weights: dict[int, float] = {}
         topic: dict[str, float] = {}
         for a, b, word in spans:
             if not word.strip() or word in STOPWORDS or not _CONTENT.search(word):
                 continue
-            is_entity = bool(entity[a:b].all())
+            is_entity = all(entity[a:b])
             self._add_term(weights, word, ENTITY_WEIGHT if is_entity else 1.0)
             grams = bigrams(word)
             for i, gram in enumerate(grams):
-                on_entity = bool(entity[a + i : a + i + 2].all())
+                on_entity = entity[a + i] and entity[a + i + 1]
                 self._add_term(weights, gram, ENTITY_WEIGHT if on_entity else 1.0)
                 if on_entity or _ASKING.search(word) or len(gram) != 3:
                     continue
@@ -593,14 +594,19 @@ class Engine:
         return out
 
     def _homophones(self, term: str) -> list[int]:
+        """Term ids of indexed bigrams read like a bigram term the index lacks (up to 8)."""
         if len(term) != 3:
             return []
-        from reportqa.pinyin import bigram_keys
+        found = self._homophone_ids.get(term)
+        if found is None:
+            from reportqa.pinyin import bigram_keys
 
-        found: list[int] = []
-        for key in bigram_keys(term[1:]):
-            found.extend(self._pinyin_map.get(key, ()))
-        return found[:8]
+            found = [t for key in bigram_keys(term[1:]) for t in self._pinyin_map.get(key, ())]
+            found = found[:8]
+            if len(self._homophone_ids) >= CACHE_LIMIT:
+                self._homophone_ids.clear()
+            self._homophone_ids[term] = found
+        return found
 
     # ------------------------------------------------------------------ entity checks
 
@@ -870,7 +876,7 @@ _NUMBERS = frozenset({"count", "money", "percent", "duration", "area", "number"}
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 
 
-def _anchors(norm: str, spans: list[tuple[int, int, str]], entity: np.ndarray) -> tuple[str, ...]:
+def _anchors(norm: str, spans: list[tuple[int, int, str]], entity: list[bool]) -> tuple[str, ...]:
     """The words a number asked for belongs to: the content word right before 多少/几 (fillers
     such as 有, 一共 skipped; a one-character verb such as 种 ends the search) and the word
     right after it past a measure word (多少个项目 -> 项目; 多少亿元 names only a unit)."""
@@ -889,7 +895,7 @@ def _anchors(norm: str, spans: list[tuple[int, int, str]], entity: np.ndarray) -
             a2, _, prev = before[k - 1]
             if _HAN.fullmatch(prev) and prev not in _FILLERS and len(prev) >= 2:
                 a, token = a2, prev + token
-        if len(token) >= 2 and not entity[a:b].any():
+        if len(token) >= 2 and not any(entity[a:b]):
             out.append(token)
         break
     start = m.end() + 1 if norm[m.end() : m.end() + 1] in set(_MEASURE) - {"亿", "万"} else m.end()
