@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -57,7 +58,7 @@ COVERAGE_MIN = 0.4
 VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 CACHE_LIMIT = 200_000  # normalised passages kept in memory
-AGENCY_MEMO_LIMIT = 4096  # sets of agency (or place) names whose factors are remembered
+MEMO_LIMIT = 4096  # sets of agency (or place) names whose factors are remembered
 
 # With the words a number asked for belongs to in the answer sentence, a smaller share of the
 # rest of the question will do (空气好的天数 -> 优良天数达到251天).
@@ -349,10 +350,10 @@ class Engine:
         self._norms: dict[int, str] = {}
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
-        self._agency_memo: dict[tuple[tuple[str, frozenset[str]], ...], np.ndarray] = {}
+        self._agency_memo: dict[Any, np.ndarray] = {}
         self._homophone_memo: dict[str, tuple[str, ...]] = {}
         self._homophone_ids: dict[str, list[int]] = {}
-        self._place_memo: dict[object, np.ndarray] = {}
+        self._place_memo: dict[Any, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
         ]
@@ -633,25 +634,21 @@ class Engine:
         """The agency factor of every group; it depends on the agencies named alone, so it is
         remembered per set of names (people ask about a few hundred agencies, again and again)."""
         key = tuple((m.text, m.kinds) for m in q.agencies)
-        found = self._agency_memo.get(key)
-        if found is None:
-            found = np.array([self._agency_factor(q, info) for info in self._groups])
-            if len(self._agency_memo) >= AGENCY_MEMO_LIMIT:
-                self._agency_memo.clear()
-            self._agency_memo[key] = found
-        return found
+        return _remembered(
+            self._agency_memo,
+            key,
+            lambda: np.array([self._agency_factor(q, info) for info in self._groups]),
+        )
 
     def _place_factors(self, q: Query) -> np.ndarray:
         """The place factor of every place held; remembered per places named (and how they are
         written together), as _agency_factors."""
         key = (tuple(tuple(c.code for c in cands) for cands in q.places), q.owners, q.chained)
-        found = self._place_memo.get(key)
-        if found is None:
-            found = np.array([self._place_factor(q, place) for place in self._group_places])
-            if len(self._place_memo) >= AGENCY_MEMO_LIMIT:
-                self._place_memo.clear()
-            self._place_memo[key] = found
-        return found
+        return _remembered(
+            self._place_memo,
+            key,
+            lambda: np.array([self._place_factor(q, place) for place in self._group_places]),
+        )
 
     def _place_factor(self, q: Query, place: Place | None) -> float:
         if not q.places:
@@ -870,6 +867,19 @@ class Engine:
             return None
         passage = Passage(f"fact-{fact.id}", (fact.section,) if fact.section else (), fact.answer)
         return Hit(report, passage, fact.answer, score / 100.0 + 1.0, fact)
+
+
+def _remembered(
+    memo: dict[Any, np.ndarray], key: object, compute: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """memo[key], computed on first use; the memo is emptied when it holds MEMO_LIMIT keys."""
+    found = memo.get(key)
+    if found is None:
+        found = compute()
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = found
+    return found
 
 
 _NUMBERS = frozenset({"count", "money", "percent", "duration", "area", "number"})

@@ -305,12 +305,7 @@ def test_a_passage_about_another_year_does_not_answer_for_the_reports_own_year()
         Passage("p2", ("二、",), "全省新建高标准农田500万亩，农业基础更加稳固。"),
     )
     engine = _one_report_engine(
-        passages,
-        title="河南省2020年新闻发布会",
-        agency="河南省人民政府",
-        year=2020,
-        doc_type="其他",
-        region=("河南省",),
+        passages, "河南省人民政府", 2020, "其他", "河南省", title="河南省2020年新闻发布会"
     )
     assert not engine.ask("河南省2020年粮食产量是多少？").answered
     assert engine.ask("河南省2019年粮食产量是多少？").answered
@@ -325,11 +320,11 @@ def test_another_place_the_question_speaks_of_does_not_refuse_it() -> None:
     )
     engine = _one_report_engine(
         passages,
+        "易县人民政府",
+        2018,
+        "政府工作报告",
+        "河北省/保定市/易县",
         title="易县2018年政府工作报告",
-        agency="易县人民政府",
-        year=2018,
-        doc_type="政府工作报告",
-        region=("河北省", "保定市", "易县"),
     )
     assert engine.ask("易县跟北京海淀区对接合作争取到多少帮扶资金？").answered
     # a place written as one chain with the report's must match it: 保定市徐水区 is not 易县
@@ -365,11 +360,11 @@ def test_an_agency_the_passage_itself_names_does_not_refuse_the_answer() -> None
     )
     engine = _one_report_engine(
         passages,
+        "淮安市洪泽区人民政府",
+        2024,
+        "政府信息公开年度报告",
+        "江苏省/淮安市/洪泽区",
         title="洪泽区2024年政府信息公开工作年度报告",
-        agency="淮安市洪泽区人民政府",
-        year=2024,
-        doc_type="政府信息公开年度报告",
-        region=("江苏省", "淮安市", "洪泽区"),
     )
     assert engine.ask("洪泽区政府办2024年受理了多少件信息公开申请？").answered
     refused = engine.ask("洪泽区公安局2024年受理了多少件信息公开申请？")
@@ -441,11 +436,11 @@ def test_the_number_asked_with_what_it_counts_answers_a_colloquial_question(
     )
     engine = _one_report_engine(
         passages,
+        "保定市满城区人民政府",
+        2022,
+        "政府工作报告",
+        "河北省/保定市/满城区",
         title="满城区2022年政府工作报告",
-        agency="保定市满城区人民政府",
-        year=2022,
-        doc_type="政府工作报告",
-        region=("河北省", "保定市", "满城区"),
     )
     question = "满城区2021年空气好的天数有多少天呀"
     answer = engine.ask(question)
@@ -504,23 +499,21 @@ def test_a_role_holder_asked_needs_a_persons_name() -> None:
     )
     engine = _one_report_engine(
         passages,
-        title="舟山市科学技术局2020年工作总结",
-        agency="舟山市科学技术局",
+        "舟山市科学技术局",
+        2020,
+        "工作总结",
+        "浙江省/舟山市",
         agency_short=("科技局", "市科技局"),
-        year=2020,
-        doc_type="工作总结",
-        region=("浙江省", "舟山市"),
     )
     answer = engine.ask("舟山市科技局局长是谁？")
     assert answer.answered and "李明" in answer.hits[0].sentence
     only_role = _one_report_engine(
         passages[:1],
-        title="舟山市科学技术局2020年工作总结",
-        agency="舟山市科学技术局",
+        "舟山市科学技术局",
+        2020,
+        "工作总结",
+        "浙江省/舟山市",
         agency_short=("科技局", "市科技局"),
-        year=2020,
-        doc_type="工作总结",
-        region=("浙江省", "舟山市"),
     )
     refused = only_role.ask("舟山市科技局局长是谁？")
     assert not refused.answered and refused.reason == "报告中没有问题所问的人名"
@@ -530,9 +523,25 @@ def test_a_role_holder_asked_needs_a_persons_name() -> None:
     )
 
 
-def _one_report_engine(passages: tuple, **report: object) -> Engine:  # type: ignore[type-arg]
-    """An engine over one report made of these passages (the real gazetteer and tokenizer)."""
-    from reportqa.loader import build
-
-    fields = {"report_id": "r", "source_file": "r.txt", "passages": passages, **report}
-    return build(KnowledgeBase((Report(**fields),), ()))  # type: ignore[arg-type]
+def _one_report_engine(  # type: ignore[no-untyped-def]
+    passages: tuple,  # type: ignore[type-arg]
+    agency: str,
+    year: int,
+    doc_type: str,
+    region: str,  # 河北省/保定市/易县
+    **extra,
+) -> Engine:
+    """An engine over one report made of these passages (the real gazetteer and tokenizer);
+    its title is agency + year + doc_type unless given."""
+    fields = {
+        "report_id": "r",
+        "source_file": "r.txt",
+        "passages": passages,
+        "title": f"{agency}{year}年{doc_type}",
+        "agency": agency,
+        "year": year,
+        "doc_type": doc_type,
+        "region": tuple(region.split("/")),
+        **extra,
+    }
+    return build(KnowledgeBase((Report(**fields),), ()))
