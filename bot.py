@@ -154,8 +154,8 @@ def cmd_console(settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa.ingest import Overrides
-    from reportqa.kbwrite import IngestFailed, ingest_file
+    from reportqa.ingest import IngestFailed, Overrides
+    from reportqa.kbwrite import ingest_file
     from reportqa.repository import ChangeRejected
     from reportqa.sandbox import LimitExceeded, Sandbox
 
@@ -251,7 +251,8 @@ def _announce(i: int, n: int, path: Path) -> Path:
 
 
 def cmd_rebuild(settings: Settings) -> int:
-    from reportqa.kbwrite import IngestFailed, rebuild
+    from reportqa.ingest import IngestFailed
+    from reportqa.kbwrite import rebuild
     from reportqa.sandbox import LimitExceeded, Sandbox
 
     sandbox = Sandbox()
@@ -287,7 +288,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa import kbwrite
+    from reportqa import kbwrite, store
     from reportqa.repository import Repository
 
     repo = Repository(settings.knowledge_dir)
@@ -308,21 +309,7 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     else:
         facts = repo.facts()
         if args.json:
-            print(
-                json.dumps(
-                    [
-                        {
-                            "id": f.id,
-                            "question": f.question,
-                            "alternatives": list(f.alternatives),
-                            "answer": f.answer,
-                            "report_id": f.report_id,
-                        }
-                        for f in facts
-                    ],
-                    ensure_ascii=False,
-                )
-            )
+            print(json.dumps([store.fact_to_dict(f) for f in facts], ensure_ascii=False))
         for f in [] if args.json else facts:
             print(f"{f.id}\t{f.question}\t→ {f.answer}\t[{f.report_id}]")
     return 0

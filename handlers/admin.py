@@ -32,8 +32,8 @@ from handlers.ask import send, typing
 from handlers.state import Context
 from render import escape
 from reportqa import kbwrite
-from reportqa.ingest import Overrides
-from reportqa.kbwrite import IngestFailed, Prepared
+from reportqa.ingest import IngestFailed, Overrides
+from reportqa.kbwrite import Prepared
 from reportqa.models import Report
 from reportqa.repository import ChangeRejected
 from reportqa.sandbox import LimitExceeded

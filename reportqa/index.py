@@ -9,7 +9,6 @@ beside the YAML, keyed by a hash of the knowledge base, and memory-mapped on the
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,13 +28,16 @@ VIEW_WEIGHTS = {"word": 1.0, "bigram": 0.6}  # a bigram match counts a little ov
 FORMAT_VERSION = "3"
 
 
-def idf_lucene(df: int, n_docs: int) -> float:
-    """Lucene's BM25 idf, log(1 + (N - df + 0.5) / (df + 0.5)): never negative, unlike
-    rank_bm25's Robertson-Sparck Jones variant for words in more than half of a small corpus."""
-    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+def idf_lucene(df: npt.NDArray[np.int64], n_docs: int) -> npt.NDArray[np.float64]:
+    """Lucene's BM25 idf, log(1 + (N - df + 0.5) / (df + 0.5)) of each document frequency:
+    never negative, unlike rank_bm25's Robertson-Sparck Jones variant for words in more than
+    half of a small corpus."""
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5))
 
 
-def bm25_tf(tf: int, doc_len: int, avg_len: float) -> float:
+def bm25_tf(
+    tf: npt.NDArray[np.float64], doc_len: npt.NDArray[np.float64], avg_len: float
+) -> npt.NDArray[np.float64]:
     """The BM25 term-frequency factor with length normalisation (k1, b as above)."""
     return tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * doc_len / avg_len))
 
@@ -76,14 +78,12 @@ class Index:
         df = np.bincount(tid, minlength=len(vocab))
         ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=ptr[1:])
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))  # idf_lucene, vectorised
+        idf = idf_lucene(df, n)
         view = np.full(len(vocab), VIEW_WEIGHTS["word"])
         for term, i in vocab.items():
             if term.startswith(BIGRAM):
                 view[i] = VIEW_WEIGHTS["bigram"]
-        dl = lengths[did]
-        tf_part = tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * dl / avg_len))  # bm25_tf
-        weights = (tf_part * idf[tid] * view[tid]).astype(np.float32)
+        weights = (bm25_tf(tf, lengths[did], avg_len) * idf[tid] * view[tid]).astype(np.float32)
         return cls(vocab, ptr, did.copy(), weights, idf.astype(np.float32), n)
 
     def score(self, term_weights: dict[int, float]) -> npt.NDArray[np.float64]:

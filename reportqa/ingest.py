@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reportqa import metadata
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names
-from reportqa.models import Passage, Report
+from reportqa.models import Passage, Report, ReportQAError
 from reportqa.normalize import normalize, to_simplified
 from reportqa.places import Gazetteer, Place, gazetteer
 
@@ -85,8 +85,8 @@ _KEEP_LABELS = ("标题", "发文单位", "发文机关", "发布机构", "发�
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-class IngestError(ValueError):
-    """A report that cannot be ingested; the message names the file."""
+class IngestFailed(ReportQAError):
+    """A file that cannot be turned into a report; the message names the file."""
 
 
 @dataclass
@@ -104,7 +104,6 @@ class Overrides:
 class IngestResult:
     report: Report
     needs_flag: list[str] = field(default_factory=list)  # fields that could not be detected
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -126,14 +125,14 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     fields = metadata.labelled(lines)  # 标题：… 发文单位：… of exported pages
     meta_lines, body = _split_debris(lines)
     if not any(_CJK.search(line) for line in body):
-        raise IngestError(f"{source_file}: 没有找到中文正文，这不像一份报告")
+        raise IngestFailed(f"{source_file}: 没有找到中文正文，这不像一份报告")
     head, body = _split_front_matter(body)
     tail, body = _split_signature(body)
     paras = _paragraphs(body)
     if not paras:
-        raise IngestError(f"{source_file}: 没有找到正文段落")
+        raise IngestFailed(f"{source_file}: 没有找到正文段落")
     if len(paras) > MAX_PASSAGES:
-        raise IngestError(_too_many(source_file))
+        raise IngestFailed(_too_many(source_file))
     gaz = gazetteer()
     needs: list[str] = []
 
@@ -177,7 +176,7 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         title = inferred_title(agency, year, doc_type)
     passages = _passages(report_id, ([info] if info else []) + paras)
     if len(passages) > MAX_PASSAGES:
-        raise IngestError(_too_many(source_file))
+        raise IngestFailed(_too_many(source_file))
     report = Report(
         report_id=report_id,
         title=title or "",

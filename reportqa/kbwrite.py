@@ -18,18 +18,14 @@ from typing import Any
 
 from reportqa import store
 from reportqa.extract import ExtractError, check_length, extract_bytes, read_limited
-from reportqa.ingest import MAX_PASSAGES, IngestError, Overrides, ingest_text
-from reportqa.models import Fact, Report, ReportQAError
+from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
+from reportqa.models import Fact, Report
 from reportqa.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
 from reportqa.sandbox import Sandbox
 
 MANIFEST = store.MANIFEST
 SOURCE_SUFFIXES = (".txt", ".text", ".md", ".docx", ".html", ".htm", ".pdf")
 YAML_SUFFIXES = (".yaml", ".yml")
-
-
-class IngestFailed(ReportQAError):
-    """A raw file could not be turned into a report; the message names the file."""
 
 
 @dataclass
@@ -47,7 +43,6 @@ class Prepared:
 class Outcome:
     report: Report
     needs_flag: list[str] = field(default_factory=list)
-    path: Path | None = None  # the YAML written (None on a dry run)
     replaced: bool = False
 
 
@@ -107,7 +102,7 @@ def prepare_bytes(data: bytes, name: str, overrides: Overrides | None = None) ->
     overrides = overrides or Overrides()
     try:
         result = ingest_text(extract_bytes(data, name), name, overrides)
-    except (ExtractError, IngestError) as e:
+    except ExtractError as e:
         raise IngestFailed(str(e)) from e
     _check_loads(result.report, name)
     flags = {k: v for k, v in vars(overrides).items() if v is not None}
@@ -334,7 +329,7 @@ def ingest_file(
         except ChangeRejected as e:
             if "无需保存" not in str(e):
                 raise IngestFailed(f"{path.name}: {e}") from e
-    return Outcome(prepared.report, prepared.needs_flag, None if dry_run else target, replaced)
+    return Outcome(prepared.report, prepared.needs_flag, replaced)
 
 
 def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) -> list[Outcome]:
@@ -361,10 +356,7 @@ def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) 
     except ChangeRejected as e:
         if "没有需要保存的改动" not in str(e):
             raise IngestFailed(str(e)) from e
-    return [
-        Outcome(p.report, p.needs_flag, folder / "reports" / f"{p.report.report_id}.yaml")
-        for p in prepared
-    ]
+    return [Outcome(p.report, p.needs_flag) for p in prepared]
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reportqa import store
 from reportqa.index import FORMAT_VERSION, Index, index_texts
-from reportqa.models import Fact, KnowledgeBase, Passage, Report
+from reportqa.models import KnowledgeBase, Passage, Report
 from reportqa.places import gazetteer
 from reportqa.repository import Repository
 from reportqa.search import Engine
@@ -119,17 +119,7 @@ def _prune(root: Path, keep: str) -> None:
 def _kb_to_json(kb: KnowledgeBase) -> dict[str, object]:
     return {
         "reports": [store.report_to_dict(r) for r in kb.reports],
-        "facts": [
-            {
-                "id": f.id,
-                "question": f.question,
-                "answer": f.answer,
-                "report_id": f.report_id,
-                "alternatives": list(f.alternatives),
-                "section": f.section,
-            }
-            for f in kb.facts
-        ],
+        "facts": [store.fact_to_dict(f) for f in kb.facts],
     }
 
 
@@ -150,15 +140,5 @@ def _kb_from_json(data: dict) -> KnowledgeBase:  # type: ignore[type-arg]
         )
         for r in data["reports"]
     )
-    facts = tuple(
-        Fact(
-            id=f["id"],
-            question=f["question"],
-            answer=f["answer"],
-            report_id=f["report_id"],
-            alternatives=tuple(f["alternatives"]),
-            section=f["section"],
-        )
-        for f in data["facts"]
-    )
+    facts = tuple(store.fact_from_dict(f) for f in data["facts"])
     return KnowledgeBase(reports, facts)

@@ -539,18 +539,36 @@ def dump_report(report: Report) -> str:
     return dump_yaml(report_to_dict(report))
 
 
+def fact_to_dict(fact: Fact, compact: bool = False) -> dict[str, Any]:
+    """A fact as plain data, in the field order of facts.yaml; `compact` leaves out empty
+    alternatives and section (as the YAML file is written)."""
+    item: dict[str, Any] = {
+        "id": fact.id,
+        "question": fact.question,
+        "alternatives": list(fact.alternatives),
+        "answer": fact.answer,
+        "report_id": fact.report_id,
+        "section": fact.section,
+    }
+    if compact:
+        item = {k: v for k, v in item.items() if v or k not in ("alternatives", "section")}
+    return item
+
+
+def fact_from_dict(item: dict[str, Any]) -> Fact:
+    """The inverse of fact_to_dict (for data this program wrote: no validation)."""
+    return Fact(
+        id=item["id"],
+        question=item["question"],
+        answer=item["answer"],
+        report_id=item["report_id"],
+        alternatives=tuple(item.get("alternatives", ())),
+        section=item.get("section", ""),
+    )
+
+
 def dump_facts(facts: Iterable[Fact]) -> str:
-    items = []
-    for f in facts:
-        item: dict[str, Any] = {"id": f.id, "question": f.question}
-        if f.alternatives:
-            item["alternatives"] = list(f.alternatives)
-        item["answer"] = f.answer
-        item["report_id"] = f.report_id
-        if f.section:
-            item["section"] = f.section
-        items.append(item)
-    return dump_yaml({"facts": items})
+    return dump_yaml({"facts": [fact_to_dict(f, compact=True) for f in facts]})
 
 
 def atomic_write(

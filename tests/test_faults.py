@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from reportqa import kbwrite, store
 from reportqa.extract import MAX_TEXT_CHARS, ExtractError, extract_bytes
-from reportqa.kbwrite import IngestFailed
+from reportqa.ingest import IngestFailed
 from reportqa.repository import ChangeFailed, ChangeRejected, Repository
 from reportqa.sandbox import LimitExceeded, Sandbox
 

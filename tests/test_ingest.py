@@ -8,7 +8,7 @@ import pytest
 
 from reportqa import store
 from reportqa.extract import extract_text
-from reportqa.ingest import IngestError, Overrides, ingest_text
+from reportqa.ingest import IngestFailed, Overrides, ingest_text
 from reportqa.normalize import squeeze
 
 SOURCES = Path(__file__).resolve().parent.parent / "knowledge" / "sources"
@@ -198,7 +198,7 @@ def test_unknown_agency_is_reported_as_needing_a_flag() -> None:
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "GOVERNMENT INFORMATION\n> > >\n", "12345\n"])
 def test_text_without_chinese_body_is_refused(text: str) -> None:
-    with pytest.raises(IngestError, match="z.txt"):
+    with pytest.raises(IngestFailed, match="z.txt"):
         ingest_text(text, "z.txt")
 
 

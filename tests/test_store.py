@@ -589,3 +589,22 @@ def test_atomic_write_replaces_a_read_only_file(tmp_path: Path) -> None:
     os.chmod(target, 0o444)
     store.atomic_write(target, "新内容\n")
     assert target.read_text(encoding="utf-8") == "新内容\n"
+
+
+def test_a_fact_as_plain_data_and_back() -> None:
+    from reportqa.models import Fact
+    from reportqa.store import fact_from_dict, fact_to_dict
+
+    full = Fact("f1", "问题", "答案", "r1", ("别的问法",), "一、")
+    bare = Fact("f2", "问题", "答案", "r1")
+    assert fact_from_dict(fact_to_dict(full)) == full
+    assert fact_from_dict(fact_to_dict(bare, compact=True)) == bare
+    assert list(fact_to_dict(bare, compact=True)) == ["id", "question", "answer", "report_id"]
+    assert list(fact_to_dict(full)) == [
+        "id",
+        "question",
+        "alternatives",
+        "answer",
+        "report_id",
+        "section",
+    ]
