@@ -13,9 +13,11 @@ import html
 import re
 from dataclasses import dataclass
 
+from commands import ADMIN_COMMANDS, USER_COMMANDS, help_lines
 from reportqa.models import Answer, Hit, Passage, Report
 
-HELP = """<b>怎么提问</b>
+HELP = (
+    """<b>怎么提问</b>
 直接发送问题即可，简体繁体都可以，例如：
 · 舟山市科技局2020年公开了多少条政府信息？
 · 上城发改局 信用修复 办件量
@@ -25,13 +27,15 @@ HELP = """<b>怎么提问</b>
 报告里没有的内容，我会直说没有。
 
 <b>命令</b>
-/start 简介和示例问题
-/help 本帮助
-/ask 问题 — 在群组里提问（也可以 @我 或回复我的消息）
-/agencies 按机构浏览，选中后只在该机构的报告中回答
-/reports 按报告浏览，选中后只在该报告中回答
-/all 取消限定，回到全部报告
+"""
+    + help_lines(USER_COMMANDS)
+    + """
 在任何聊天中输入 @机器人用户名 加问题，可以直接插入答案。"""
+)
+ADMIN_HELP = (
+    "<b>管理员命令</b>\n发送报告文件（.txt .docx .html .pdf 或知识库 .yaml）即可预览并入库\n"
+    + help_lines(ADMIN_COMMANDS)
+)
 CHITCHAT = (
     "我是政府报告问答机器人，只回答关于知识库中报告的问题，并注明出处。"
     "请直接提问，例如：{example}\n发送「帮助」或 /help 查看用法。"

@@ -10,9 +10,10 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
+import commands
 from chat import ChatService
 from config import Settings
-from handlers import admin, register
+from handlers import register
 from handlers.state import BotData
 from reportqa.live import LiveKnowledge
 from reportqa.models import ReportQAError
@@ -21,26 +22,8 @@ from reportqa.sandbox import Sandbox
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)  # PTB's own defaults
-COMMANDS = [
-    BotCommand("start", "简介和示例问题"),
-    BotCommand("help", "怎么提问"),
-    BotCommand("ask", "提问（群组中使用）"),
-    BotCommand("agencies", "按机构浏览和限定"),
-    BotCommand("reports", "按报告浏览和限定"),
-    BotCommand("all", "取消限定，查全部报告"),
-]
-ADMIN_COMMANDS = [
-    BotCommand("addfact", "添加问答"),
-    BotCommand("facts", "列出问答"),
-    BotCommand("delfact", "删除问答"),
-    BotCommand("reload", "重新读取知识库"),
-    BotCommand("undo", "撤销上一次改动"),
-    BotCommand("history", "最近的改动"),
-    BotCommand("kbstats", "知识库与提问统计"),
-    BotCommand("unanswered", "未能回答的问题"),
-    BotCommand("feedback", "被点踩的回答"),
-]
-assert {c.command for c in ADMIN_COMMANDS} == set(admin.ADMIN_COMMANDS)
+COMMANDS = [BotCommand(c.name, c.menu) for c in commands.USER_COMMANDS]
+ADMIN_COMMANDS = [BotCommand(c.name, c.menu) for c in commands.ADMIN_COMMANDS]
 
 
 def build_application(

@@ -14,10 +14,19 @@ from telegram.ext import (
     filters,
 )
 
+from commands import ADMIN_COMMANDS, USER_COMMANDS, Command
 from handlers import admin, ask, browse, errors
+
+_MODULES = {"admin": admin, "ask": ask, "browse": browse}
 
 WATCH_INTERVAL = 2.0  # seconds between looks at the knowledge folder
 DIGEST_TIME = datetime.time(9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def handler_of(command: Command):  # type: ignore[no-untyped-def]
+    """The callback a command table entry names ("browse.on_start")."""
+    module, function = command.handler.split(".")
+    return getattr(_MODULES[module], function)
 
 
 def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
@@ -34,17 +43,16 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(private & text & admins, admin.on_admin_text), group=-1)
 
-    app.add_handler(CommandHandler("start", browse.on_start))
-    app.add_handler(CommandHandler("help", browse.on_help))
-    app.add_handler(CommandHandler("ask", ask.on_ask_command))
-    app.add_handler(CommandHandler("agencies", browse.on_agencies))
-    app.add_handler(CommandHandler("reports", browse.on_reports))
-    app.add_handler(CommandHandler("all", browse.on_all))
+    for command in USER_COMMANDS:
+        app.add_handler(CommandHandler(command.name, handler_of(command)))
     # Admin work (saving, reloading the index, reading an upload) can take seconds: those
     # handlers run with block=False, so other chats' updates are handled meanwhile.
-    for name, callback in admin.ADMIN_COMMANDS.items():  # admins only (checked again inside)
-        app.add_handler(CommandHandler(name, callback, filters=admins, block=False))
-    app.add_handler(CommandHandler(list(admin.ADMIN_COMMANDS), admin.refuse))  # everyone else
+    for command in ADMIN_COMMANDS:  # admins only (checked again inside)
+        app.add_handler(
+            CommandHandler(command.name, handler_of(command), filters=admins, block=False)
+        )
+    everyone_else = [c.name for c in ADMIN_COMMANDS]
+    app.add_handler(CommandHandler(everyone_else, admin.refuse))
     app.add_handler(CallbackQueryHandler(admin.on_admin_button, pattern=r"^adm\|", block=False))
     app.add_handler(CallbackQueryHandler(ask.on_button, pattern=r"^[mofq]\|"))
     app.add_handler(CallbackQueryHandler(browse.on_browse_button, pattern=r"^[aArR]\|"))

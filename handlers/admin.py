@@ -45,13 +45,6 @@ REFUSAL = "抱歉，只有管理员可以使用这个功能。"
 NOT_YOURS = "这是另一位管理员上传的文件，只有上传者可以确认、修改或取消。"
 HISTORY_PAGE = 15  # changes per /history page
 FIELDS = {"agency": "机构全称", "year": "年份", "title": "标题", "doc_type": "文件类型"}
-ADMIN_HELP = """<b>管理员命令</b>
-发送报告文件（.txt .docx .html .pdf 或知识库 .yaml）即可预览并入库
-/addfact 问题 | 答案 | 报告ID — 添加问答（只发 /addfact 则逐步填写）
-/facts 列出问答  /delfact 编号 删除问答
-/reports 浏览报告（管理员可删除）  /reload 重新读取知识库文件夹
-/undo 撤销上一次改动  /history 最近的改动
-/kbstats 知识库与提问统计  /unanswered 未能回答的问题  /feedback 被点 👎 的回答"""
 
 
 @dataclass
@@ -653,16 +646,3 @@ async def watch(context: Context) -> None:
             await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
         except TelegramError as e:
             log.warning("could not tell admin %s: %s", admin, e)
-
-
-ADMIN_COMMANDS = {
-    "addfact": on_addfact,
-    "facts": on_facts,
-    "delfact": on_delfact,
-    "reload": on_reload,
-    "undo": on_undo,
-    "history": on_history,
-    "kbstats": on_kbstats,
-    "unanswered": on_unanswered,
-    "feedback": on_feedback,
-}

@@ -29,9 +29,9 @@ async def on_start(update: Update, context: Context) -> None:
 
 async def on_help(update: Update, context: Context) -> None:
     if update.effective_message:
-        from handlers.admin import ADMIN_HELP, is_admin
+        from handlers.admin import is_admin
 
-        extra = f"\n\n{ADMIN_HELP}" if is_admin(update, context) else ""
+        extra = f"\n\n{render.ADMIN_HELP}" if is_admin(update, context) else ""
         await send(update.effective_message, render.HELP + extra)
 
 
