@@ -16,6 +16,7 @@ from telegram.ext import (
 
 from commands import ADMIN_COMMANDS, USER_COMMANDS, Command
 from handlers import admin, ask, browse, errors
+from handlers import callbacks as cb
 
 _MODULES = {"admin": admin, "ask": ask, "browse": browse}
 
@@ -53,10 +54,23 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
         )
     everyone_else = [c.name for c in ADMIN_COMMANDS]
     app.add_handler(CommandHandler(everyone_else, admin.refuse))
-    app.add_handler(CallbackQueryHandler(admin.on_admin_button, pattern=r"^adm\|", block=False))
-    app.add_handler(CallbackQueryHandler(ask.on_button, pattern=r"^[mofq]\|"))
-    app.add_handler(CallbackQueryHandler(browse.on_browse_button, pattern=r"^[aArR]\|"))
-    app.add_handler(CallbackQueryHandler(ask.on_button))  # unknown buttons are still answered
+    for callback, pattern in (  # one handler a kind of button (handlers.callbacks)
+        (ask.on_more, cb.pattern(cb.MORE)),
+        (ask.on_open, cb.pattern(cb.OPEN)),
+        (ask.on_vote, cb.pattern(cb.VOTE)),
+        (ask.on_ask_button, cb.pattern(cb.ASK)),
+        (browse.on_page, cb.pattern(cb.AGENCY_PAGE, cb.REPORT_PAGE)),
+        (browse.on_choose_agency, cb.pattern(cb.AGENCY)),
+        (browse.on_choose_report, cb.pattern(cb.REPORT)),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
+    for callback, pattern in (  # admin buttons: saving can take seconds (block=False)
+        (admin.on_upload_button, cb.admin_pattern(*cb.UPLOAD_ACTIONS)),
+        (admin.on_remove_button, cb.admin_pattern(*cb.REMOVE_ACTIONS)),
+        (admin.on_cancel_button, cb.admin_pattern("cancel")),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern, block=False))
+    app.add_handler(CallbackQueryHandler(ask.on_unknown_button))  # still answered
     app.add_handler(InlineQueryHandler(ask.on_inline_query))
     app.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document, block=False))
     app.add_handler(MessageHandler(private & text, ask.on_private_text))

@@ -5,9 +5,7 @@ and every handler checks again before it acts; anyone else gets a short refusal,
 changes, and the attempt is logged. All changes go through the Repository (validated, locked,
 atomic, with history and audit), then the live knowledge base is reloaded, so questions use the
 change at once.
-
-Callback data: adm|ok|<t> adm|no|<t> adm|fix|<t> adm|set|<t>|<field>  (a pending upload t),
-adm|del|<key> adm|delok|<key> (remove a report), adm|cancel.
+Their buttons' callback data is handlers.callbacks'.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 import chat
-from handlers import views
+from handlers import callbacks, views
 from handlers.ask import send, typing
 from handlers.state import Context
 from render import escape
@@ -226,9 +224,9 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("确认入库", callback_data=f"adm|ok|{token}"),
-                InlineKeyboardButton("修改信息", callback_data=f"adm|fix|{token}"),
-                InlineKeyboardButton("取消", callback_data=f"adm|no|{token}"),
+                InlineKeyboardButton("确认入库", callback_data=callbacks.upload("ok", token)),
+                InlineKeyboardButton("修改信息", callback_data=callbacks.upload("fix", token)),
+                InlineKeyboardButton("取消", callback_data=callbacks.upload("no", token)),
             ]
         ]
     )
@@ -237,27 +235,42 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
 # ---------------------------------------------------------------- buttons
 
 
-async def on_admin_button(update: Update, context: Context) -> None:
-    """Admin buttons: a pending upload's actions, removing a report, cancelling."""
+async def _admin_press(update: Update, context: Context) -> tuple[str, list[str], Message] | None:
+    """An admin button's action, arguments and message; None (answered or refused) when the
+    presser is no admin or the message is gone."""
     query = update.callback_query
-    if query is None or not query.data:
-        return
+    assert query is not None and query.data
     if not is_admin(update, context):
         await refuse(update, context)
-        return
-    _, action, *args = [*query.data.split("|"), ""][:4]
-    message = query.message if isinstance(query.message, Message) else None
-    if message is None:
+        return None
+    if not isinstance(query.message, Message):
         await query.answer()
-    elif action in ("ok", "no", "fix", "set"):
+        return None
+    action, args = callbacks.parse_admin(query.data)
+    return action, args, query.message
+
+
+async def on_upload_button(update: Update, context: Context) -> None:
+    """A pending upload's 确认入库 / 修改信息 / 取消, and the field to correct."""
+    pressed = await _admin_press(update, context)
+    if pressed is not None:
+        action, args, message = pressed
         await _upload_action(update, context, message, action, args)
-    elif action in ("del", "delok"):
+
+
+async def on_remove_button(update: Update, context: Context) -> None:
+    """🗑 on a report (asks first) and 确认删除."""
+    pressed = await _admin_press(update, context)
+    if pressed is not None:
+        action, args, message = pressed
         await _remove_action(update, context, message, action, args[0])
-    elif action == "cancel":
-        await query.answer("已取消")
-        await _edit(message, "已取消。")
-    else:
-        await query.answer()
+
+
+async def on_cancel_button(update: Update, context: Context) -> None:
+    pressed = await _admin_press(update, context)
+    if pressed is not None and update.callback_query is not None:
+        await update.callback_query.answer("已取消")
+        await _edit(pressed[2], "已取消。")
 
 
 async def _upload_action(
@@ -281,7 +294,11 @@ async def _upload_action(
     elif action == "fix":
         await query.answer()
         rows = [
-            [InlineKeyboardButton(f"修改{label}", callback_data=f"adm|set|{token}|{key}")]
+            [
+                InlineKeyboardButton(
+                    f"修改{label}", callback_data=callbacks.upload("set", token, key)
+                )
+            ]
             for key, label in FIELDS.items()
         ]
         await message.edit_reply_markup(InlineKeyboardMarkup(rows))
@@ -324,8 +341,10 @@ async def _remove_action(
         markup = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton("确认删除", callback_data=f"adm|delok|{key}"),
-                    InlineKeyboardButton("取消", callback_data="adm|cancel"),
+                    InlineKeyboardButton(
+                        "确认删除", callback_data=callbacks.remove_report(key, confirmed=True)
+                    ),
+                    InlineKeyboardButton("取消", callback_data=callbacks.CANCEL),
                 ]
             ]
         )

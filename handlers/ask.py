@@ -27,7 +27,7 @@ from telegram.ext import filters
 import chat
 import render
 from chat import FIRST_RESULTS
-from handlers import views
+from handlers import callbacks, views
 from handlers.state import Context
 from render import escape
 
@@ -102,54 +102,66 @@ async def answer_message(
     await send(message, views.answer_text(reply), views.answer_keyboard(reply))
 
 
-async def on_button(update: Update, context: Context) -> None:
-    """Every button press is answered, also when its question or passage is gone."""
+async def on_more(update: Update, context: Context) -> None:
+    """更多结果 / 返回答案: show result i of a question."""
     query = update.callback_query
-    if query is None or not query.data:
+    assert query is not None and query.data
+    qid, index = callbacks.parse_more(query.data)
+    reply = await asyncio.to_thread(context.bot_data.service.again, qid)
+    if reply is None or not reply.answer.hits:
+        await query.answer(EXPIRED, show_alert=True)
         return
-    kind, _, rest = query.data.partition("|")
-    service = context.bot_data.service
-    if kind == "m":  # more results / back to the answer
-        qid, _, index_text = rest.partition("|")
-        reply = await asyncio.to_thread(service.again, qid)
-        index = int(index_text) if index_text.isdigit() else 0
-        if reply is None or not reply.answer.hits:
-            await query.answer(EXPIRED, show_alert=True)
-            return
-        if index >= len(reply.answer.hits):
-            await query.answer("没有更多结果了。")
-            return
-        await query.answer()
-        with contextlib.suppress(TelegramError):  # unchanged text is not an error here
-            await query.edit_message_text(
-                views.answer_text(reply, index),
-                parse_mode=ParseMode.HTML,
-                reply_markup=views.answer_keyboard(reply, index),
-                link_preview_options=NO_PREVIEW,
-            )
-    elif kind == "o":  # the whole passage
-        found = service.engine.passage(rest)
-        if found is None:
-            await query.answer(GONE, show_alert=True)
-            return
-        await query.answer()
-        report, passage = found
-        text = render.passage_html(report, passage)
-        if query.message is not None and isinstance(query.message, Message):
-            await send(query.message, text)
-    elif kind == "f":  # feedback
-        vote, _, qid = rest.partition("|")
-        ok = service.record_feedback(qid, query.from_user.id, "up" if vote == "+" else "down")
-        await query.answer("感谢您的反馈！" if ok else EXPIRED)
-    elif kind == "q":  # a stored question (examples, nearest topics)
-        asked = service.question(rest)
-        if asked is None or not isinstance(query.message, Message):
-            await query.answer(EXPIRED, show_alert=True)
-            return
-        await query.answer()
-        await answer_message(query.message, context, asked, query.from_user.id)
-    else:
-        await query.answer()
+    if index >= len(reply.answer.hits):
+        await query.answer("没有更多结果了。")
+        return
+    await query.answer()
+    with contextlib.suppress(TelegramError):  # unchanged text is not an error here
+        await query.edit_message_text(
+            views.answer_text(reply, index),
+            parse_mode=ParseMode.HTML,
+            reply_markup=views.answer_keyboard(reply, index),
+            link_preview_options=NO_PREVIEW,
+        )
+
+
+async def on_open(update: Update, context: Context) -> None:
+    """原文: the whole passage, also when the answer is gone (while the passage is known)."""
+    query = update.callback_query
+    assert query is not None and query.data
+    found = context.bot_data.service.engine.passage(callbacks.arg(query.data))
+    if found is None:
+        await query.answer(GONE, show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await send(query.message, render.passage_html(*found))
+
+
+async def on_vote(update: Update, context: Context) -> None:
+    """👍 / 👎 on an answer."""
+    query = update.callback_query
+    assert query is not None and query.data
+    up, qid = callbacks.parse_vote(query.data)
+    ok = context.bot_data.service.record_feedback(qid, query.from_user.id, "up" if up else "down")
+    await query.answer("感谢您的反馈！" if ok else EXPIRED)
+
+
+async def on_ask_button(update: Update, context: Context) -> None:
+    """A stored question's button (examples, nearest topics): ask it."""
+    query = update.callback_query
+    assert query is not None and query.data
+    asked = context.bot_data.service.question(callbacks.arg(query.data))
+    if asked is None or not isinstance(query.message, Message):
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    await answer_message(query.message, context, asked, query.from_user.id)
+
+
+async def on_unknown_button(update: Update, context: Context) -> None:
+    """Every button press is answered, also one no handler knows (an old keyboard)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
 
 
 async def on_inline_query(update: Update, context: Context) -> None:

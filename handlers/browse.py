@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 import render
-from handlers import views
+from handlers import callbacks, views
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
@@ -83,17 +83,17 @@ async def _show_page(
 ) -> None:
     service = context.bot_data.service
     if what == "agencies":
-        items, choose, turn = _agency_items(context), "A", "a"
+        items, choose, turn = _agency_items(context), callbacks.AGENCY, callbacks.AGENCY_PAGE
         head = f"知识库中的机构（共 {len(items)} 个）。选择一个，接下来只在它的报告中回答："
     else:
-        items, choose, turn = _report_items(context), "R", "r"
+        items, choose, turn = _report_items(context), callbacks.REPORT, callbacks.REPORT_PAGE
         total = service.engine.kb.passage_count
         head = f"知识库中的报告（共 {len(items)} 份，{total} 段）。选择一份，接下来只在其中回答："
     scope = service.scope_label(message.chat.id)
     if scope:
         head += f"\n当前限定：{escape(scope)}（/all 取消）"
     is_admin = user_id in context.bot_data.settings.admin_ids
-    remove = "adm|del" if what == "reports" and is_admin else ""
+    remove = callbacks.REMOVE_PREFIX if what == "reports" and is_admin else ""
     markup = views.paged_keyboard(items, page, choose, turn, remove)
     if edit:
         with contextlib.suppress(TelegramError):  # an unchanged page is not an error
@@ -102,40 +102,44 @@ async def _show_page(
         await send(message, head, markup)
 
 
-async def on_browse_button(update: Update, context: Context) -> None:
+async def on_page(update: Update, context: Context) -> None:
+    """◀ ▶ of the agencies (a|n) or reports (r|n) list."""
     query = update.callback_query
-    if query is None or not query.data or not isinstance(query.message, Message):
-        if query:
-            await query.answer()
-        return
-    kind, _, rest = query.data.partition("|")
-    service = context.bot_data.service
-    message = query.message
-    if kind in ("a", "r"):
-        await query.answer()
-        page = int(rest) if rest.isdigit() else 0
-        what = "agencies" if kind == "a" else "reports"
-        await _show_page(message, context, what, page, True, query.from_user.id)
-        return
-    if kind == "A":
-        chosen = {views.short_key(a): (a, rs) for a, rs in _agencies(context).items()}.get(rest)
-        if chosen is None:
-            await query.answer("该机构已不在知识库中。", show_alert=True)
-            return
-        agency, reports = chosen
-        service.restrict(message.chat.id, reports, agency)
-        await query.answer(f"已限定为：{agency}")
-        await send(message, f"接下来只在 <b>{escape(agency)}</b> 的报告中回答。发送 /all 取消。")
-        return
-    if kind == "R":
-        by_key = {views.short_key(r.report_id): r for r in service.engine.kb.reports}
-        report = by_key.get(rest)
-        if report is None:
-            await query.answer("该报告已不在知识库中。", show_alert=True)
-            return
-        label = f"{report.agency}《{report.title or report.doc_type}》"
-        service.restrict(message.chat.id, [report], label)
-        await query.answer("已限定为这份报告")
-        await send(message, f"接下来只在 {escape(label)} 中回答。发送 /all 取消。")
-        return
+    assert query is not None and query.data
     await query.answer()
+    if isinstance(query.message, Message):
+        what = "agencies" if query.data.startswith(callbacks.AGENCY_PAGE) else "reports"
+        number = callbacks.parse_page(query.data)
+        await _show_page(query.message, context, what, number, True, query.from_user.id)
+
+
+async def on_choose_agency(update: Update, context: Context) -> None:
+    """An agency chosen: answer from its reports only."""
+    query = update.callback_query
+    assert query is not None and query.data
+    by_key = {views.short_key(a): (a, rs) for a, rs in _agencies(context).items()}
+    chosen = by_key.get(callbacks.arg(query.data))
+    if chosen is None or not isinstance(query.message, Message):
+        await query.answer("该机构已不在知识库中。", show_alert=True)
+        return
+    agency, reports = chosen
+    context.bot_data.service.restrict(query.message.chat.id, reports, agency)
+    await query.answer(f"已限定为：{agency}")
+    text = f"接下来只在 <b>{escape(agency)}</b> 的报告中回答。发送 /all 取消。"
+    await send(query.message, text)
+
+
+async def on_choose_report(update: Update, context: Context) -> None:
+    """A report chosen: answer from it only."""
+    query = update.callback_query
+    assert query is not None and query.data
+    service = context.bot_data.service
+    by_key = {views.short_key(r.report_id): r for r in service.engine.kb.reports}
+    report = by_key.get(callbacks.arg(query.data))
+    if report is None or not isinstance(query.message, Message):
+        await query.answer("该报告已不在知识库中。", show_alert=True)
+        return
+    label = f"{report.agency}《{report.title or report.doc_type}》"
+    service.restrict(query.message.chat.id, [report], label)
+    await query.answer("已限定为这份报告")
+    await send(query.message, f"接下来只在 {escape(label)} 中回答。发送 /all 取消。")

@@ -1,14 +1,5 @@
-"""Telegram-side views: answer messages and their buttons, built from render's layouts.
-
-Callback data (at most 64 bytes) names what a button does and the short id it needs, so a
-button keeps working after a restart as long as its question or passage is still known:
-    m|<qid>|<i>   more results: show result i of the question
-    o|<pkey>      the whole passage (原文)
-    f|+|<qid>     feedback 👍 (f|-| for 👎)
-    q|<qid>       ask a stored question (example and nearest-topic buttons)
-    a|<page>      agencies page;  A|<key>  choose an agency
-    r|<page>      reports page;   R|<key>  choose a report
-"""
+"""Telegram-side views: answer messages and their buttons, built from render's layouts (the
+buttons' callback data comes from handlers.callbacks)."""
 
 from __future__ import annotations
 
@@ -18,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 import render
 from chat import Reply
+from handlers import callbacks
 from reportqa.models import Hit
 from reportqa.search import passage_key
 
@@ -52,20 +44,22 @@ def answer_keyboard(reply: Reply, index: int = 0) -> InlineKeyboardMarkup | None
     hit = answer.hits[index]
     row = []
     if index + 1 < len(answer.hits):
-        row.append(InlineKeyboardButton("更多结果", callback_data=f"m|{reply.qid}|{index + 1}"))
+        row.append(
+            InlineKeyboardButton("更多结果", callback_data=callbacks.more(reply.qid, index + 1))
+        )
     if index > 0:
-        row.append(InlineKeyboardButton("返回答案", callback_data=f"m|{reply.qid}|0"))
+        row.append(InlineKeyboardButton("返回答案", callback_data=callbacks.more(reply.qid, 0)))
     if hit.fact is None:
         row.append(InlineKeyboardButton("原文", callback_data=_open(hit)))
     votes = [
-        InlineKeyboardButton("👍", callback_data=f"f|+|{reply.qid}"),
-        InlineKeyboardButton("👎", callback_data=f"f|-|{reply.qid}"),
+        InlineKeyboardButton("👍", callback_data=callbacks.vote(True, reply.qid)),
+        InlineKeyboardButton("👎", callback_data=callbacks.vote(False, reply.qid)),
     ]
     return InlineKeyboardMarkup([row, votes] if row else [votes])
 
 
 def _open(hit: Hit) -> str:
-    return f"o|{passage_key(hit.passage.id)}"
+    return callbacks.open_passage(passage_key(hit.passage.id))
 
 
 def questions_keyboard(questions: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
@@ -73,7 +67,7 @@ def questions_keyboard(questions: list[tuple[str, str]]) -> InlineKeyboardMarkup
     if not questions:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(q[:40], callback_data=f"q|{qid}")] for qid, q in questions]
+        [[InlineKeyboardButton(q[:40], callback_data=callbacks.ask(qid))] for qid, q in questions]
     )
 
 
@@ -81,20 +75,21 @@ def paged_keyboard(
     items: list[tuple[str, str]], page: int, choose: str, turn: str, remove: str = ""
 ) -> InlineKeyboardMarkup:
     """One button per (label, key) on this page (with a 🗑 button beside it when `remove`
-    names its callback prefix), then ◀ ▶ to turn pages."""
+    names its callback prefix), then ◀ ▶ to turn pages; `choose` and `turn` are the kinds of
+    callback (callbacks.AGENCY and callbacks.AGENCY_PAGE, or the reports' pair)."""
     pages = max(1, -(-len(items) // PAGE))
     page = min(max(page, 0), pages - 1)
     rows = []
     for label, key in items[page * PAGE : (page + 1) * PAGE]:
-        row = [InlineKeyboardButton(label[:48], callback_data=f"{choose}|{key}")]
+        row = [InlineKeyboardButton(label[:48], callback_data=callbacks.choose(choose, key))]
         if remove:
-            row.append(InlineKeyboardButton("🗑 删除", callback_data=f"{remove}|{key}"))
+            row.append(InlineKeyboardButton("🗑 删除", callback_data=callbacks.choose(remove, key)))
         rows.append(row)
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("◀ 上一页", callback_data=f"{turn}|{page - 1}"))
+        nav.append(InlineKeyboardButton("◀ 上一页", callback_data=callbacks.page(turn, page - 1)))
     if page + 1 < pages:
-        nav.append(InlineKeyboardButton("下一页 ▶", callback_data=f"{turn}|{page + 1}"))
+        nav.append(InlineKeyboardButton("下一页 ▶", callback_data=callbacks.page(turn, page + 1)))
     if nav:
         rows.append(nav)
     return InlineKeyboardMarkup(rows)

@@ -1,0 +1,110 @@
+"""Callback data of every button, in one place: an encoder and a decoder a kind, and the
+pattern its one CallbackQueryHandler is registered with. Telegram allows 64 bytes; every
+encoder checks it. A button keeps working after a restart as long as the question, passage
+or upload it names is still known.
+
+    m|<qid>|<i>          more results: show result i of the question
+    o|<pkey>             the whole passage (原文)
+    f|+|<qid>            feedback 👍 (f|-| for 👎)
+    q|<qid>              ask a stored question (example and nearest-topic buttons)
+    a|<page>  A|<key>    agencies page; choose an agency
+    r|<page>  R|<key>    reports page; choose a report
+    adm|<action>|<arg>…  admin: ok/no/fix/set a pending upload, del/delok a report, cancel
+"""
+
+from __future__ import annotations
+
+import re
+
+LIMIT = 64  # bytes of callback data Telegram accepts
+
+MORE, OPEN, VOTE, ASK = "m", "o", "f", "q"
+AGENCY_PAGE, AGENCY, REPORT_PAGE, REPORT = "a", "A", "r", "R"
+ADMIN = "adm"
+UPLOAD_ACTIONS = ("ok", "no", "fix", "set")
+REMOVE_ACTIONS = ("del", "delok")
+
+
+def pattern(*prefixes: str) -> str:
+    """The CallbackQueryHandler pattern of buttons of these kinds."""
+    return "^(?:" + "|".join(re.escape(p) for p in prefixes) + r")\|"
+
+
+def admin_pattern(*actions: str) -> str:
+    return f"^{ADMIN}\\|(?:" + "|".join(re.escape(a) for a in actions) + r")(?:\||$)"
+
+
+def _pack(*parts: object) -> str:
+    data = "|".join(str(p) for p in parts)
+    if len(data.encode("utf-8")) > LIMIT:
+        raise ValueError(f"callback data over {LIMIT} bytes: {data!r}")
+    return data
+
+
+def _fields(data: str, n: int) -> list[str]:
+    """The n fields after the kind (missing ones empty)."""
+    return [*data.split("|")[1:], *([""] * n)][:n]
+
+
+def more(qid: str, index: int) -> str:
+    return _pack(MORE, qid, index)
+
+
+def parse_more(data: str) -> tuple[str, int]:
+    qid, index = _fields(data, 2)
+    return qid, int(index) if index.isdigit() else 0
+
+
+def open_passage(key: str) -> str:
+    return _pack(OPEN, key)
+
+
+def vote(up: bool, qid: str) -> str:
+    return _pack(VOTE, "+" if up else "-", qid)
+
+
+def parse_vote(data: str) -> tuple[bool, str]:
+    sign, qid = _fields(data, 2)
+    return sign == "+", qid
+
+
+def ask(qid: str) -> str:
+    return _pack(ASK, qid)
+
+
+def page(kind: str, number: int) -> str:
+    """A page button of the agencies (AGENCY_PAGE) or reports (REPORT_PAGE) list."""
+    return _pack(kind, number)
+
+
+def parse_page(data: str) -> int:
+    (number,) = _fields(data, 1)
+    return int(number) if number.isdigit() else 0
+
+
+def choose(kind: str, key: str) -> str:
+    """Choose an agency (AGENCY) or a report (REPORT), or remove one (remove_report)."""
+    return _pack(kind, key)
+
+
+def arg(data: str) -> str:
+    """The one field of a button that carries one (o, q, A, R)."""
+    return _fields(data, 1)[0]
+
+
+def upload(action: str, token: str, name: str = "") -> str:
+    return _pack(ADMIN, action, token, name) if name else _pack(ADMIN, action, token)
+
+
+def remove_report(key: str, confirmed: bool = False) -> str:
+    return _pack(ADMIN, "delok" if confirmed else "del", key)
+
+
+CANCEL = _pack(ADMIN, "cancel")
+REMOVE_PREFIX = f"{ADMIN}|del"  # paged lists add |<key>
+
+
+def parse_admin(data: str) -> tuple[str, list[str]]:
+    """An admin button's action and its arguments (two, missing ones empty)."""
+    action, *args = _fields(data, 3)
+    return action, args
