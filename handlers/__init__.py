@@ -15,10 +15,10 @@ from telegram.ext import (
 )
 
 from commands import ADMIN_COMMANDS, USER_COMMANDS, Command
-from handlers import admin, ask, browse, errors
+from handlers import admin, ask, browse, dialogue, errors, facts, jobs, kb_admin, upload
 from handlers import callbacks as cb
 
-_MODULES = {"admin": admin, "ask": ask, "browse": browse}
+_MODULES = {"ask": ask, "browse": browse, "facts": facts, "kb_admin": kb_admin}
 
 WATCH_INTERVAL = 2.0  # seconds between looks at the knowledge folder
 DIGEST_TIME = datetime.time(9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -42,7 +42,7 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     admins = filters.User(user_id=admin_ids, allow_empty=False)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
-    app.add_handler(MessageHandler(private & text & admins, admin.on_admin_text), group=-1)
+    app.add_handler(MessageHandler(private & text & admins, dialogue.on_admin_text), group=-1)
 
     for command in USER_COMMANDS:
         app.add_handler(CommandHandler(command.name, handler_of(command)))
@@ -65,14 +65,14 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     for callback, pattern in (  # admin buttons: saving can take seconds (block=False)
-        (admin.on_upload_button, cb.admin_pattern(*cb.UPLOAD_ACTIONS)),
-        (admin.on_remove_button, cb.admin_pattern(*cb.REMOVE_ACTIONS)),
-        (admin.on_cancel_button, cb.admin_pattern("cancel")),
+        (upload.on_upload_button, cb.admin_pattern(*cb.UPLOAD_ACTIONS)),
+        (kb_admin.on_remove_button, cb.admin_pattern(*cb.REMOVE_ACTIONS)),
+        (kb_admin.on_cancel_button, cb.admin_pattern("cancel")),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern, block=False))
     app.add_handler(CallbackQueryHandler(ask.on_unknown_button))  # still answered
     app.add_handler(InlineQueryHandler(ask.on_inline_query))
-    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document, block=False))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, upload.on_document, block=False))
     app.add_handler(MessageHandler(private & text, ask.on_private_text))
     app.add_handler(
         MessageHandler(filters.ChatType.GROUPS & text & ask.AddressedToBot(), ask.on_group_text)
@@ -80,6 +80,6 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     app.add_error_handler(errors.on_error)
 
     if app.job_queue is not None:
-        app.job_queue.run_repeating(admin.watch, interval=WATCH_INTERVAL, first=WATCH_INTERVAL)
+        app.job_queue.run_repeating(jobs.watch, interval=WATCH_INTERVAL, first=WATCH_INTERVAL)
         if admin_ids:
-            app.job_queue.run_daily(admin.digest, time=DIGEST_TIME)
+            app.job_queue.run_daily(jobs.digest, time=DIGEST_TIME)

@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 
 import render
 from handlers import callbacks, views
+from handlers.admin import is_admin
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
@@ -29,8 +30,6 @@ async def on_start(update: Update, context: Context) -> None:
 
 async def on_help(update: Update, context: Context) -> None:
     if update.effective_message:
-        from handlers.admin import is_admin
-
         extra = f"\n\n{render.ADMIN_HELP}" if is_admin(update, context) else ""
         await send(update.effective_message, render.HELP + extra)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import CallbackContext, ExtBot
@@ -14,7 +15,19 @@ from reportqa.repository import Repository
 from reportqa.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from handlers.admin import PendingUpload
+    from reportqa.kbwrite import Prepared
+
+
+@dataclass
+class PendingUpload:
+    """An upload waiting for 确认入库: its preview, the bytes, and who uploaded it."""
+
+    prepared: Prepared
+    data: bytes
+    name: str
+    admin: int
+    flags: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
 
 
 class BotData:

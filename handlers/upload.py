@@ -1,0 +1,189 @@
+"""Uploads: a document -> a preview (in the sandbox, off the event loop) -> 确认入库 / 修改信息
+(one field, then a new preview) / 取消. Only the admin who uploaded a file decides on it."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+
+from handlers import callbacks
+from handlers.admin import actor, admin_press, commit, edit_or_send, is_admin, refuse
+from handlers.ask import send, typing
+from handlers.state import Context, PendingUpload
+from render import escape
+from reportqa import kbwrite
+from reportqa.ingest import IngestFailed, Overrides
+from reportqa.kbwrite import Prepared
+from reportqa.models import Report
+from reportqa.sandbox import LimitExceeded
+
+log = logging.getLogger(__name__)
+MAX_UPLOAD = 20 * 1024 * 1024
+PENDING_TTL = 3600  # seconds an upload waits for confirmation
+NOT_YOURS = "这是另一位管理员上传的文件，只有上传者可以确认、修改或取消。"
+FIELDS = {"agency": "机构全称", "year": "年份", "title": "标题", "doc_type": "文件类型"}
+
+
+async def on_document(update: Update, context: Context) -> None:
+    message = update.effective_message
+    if message is None or message.document is None:
+        return
+    if not is_admin(update, context):
+        await refuse(update, context)
+        return
+    doc = message.document
+    name = kbwrite.safe_name(doc.file_name or "upload.txt")
+    if doc.file_size is not None and doc.file_size > MAX_UPLOAD:  # checked before downloading
+        await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。请压缩图片或拆分后再发送。")
+        return
+    try:
+        file = await doc.get_file()
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as e:
+        await send(message, f"下载文件失败（{escape(str(e))}），请重新发送。")
+        return
+    if len(data) > MAX_UPLOAD:
+        await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。")
+        return
+    user = update.effective_user
+    await preview(message, context, data, name, {}, user.id if user else message.chat.id)
+
+
+async def preview(
+    message: Message,
+    context: Context,
+    data: bytes,
+    name: str,
+    flags: dict[str, Any],
+    admin: int,
+) -> None:
+    """Extract and ingest the file in the sandbox (time and memory limits, another process:
+    questions are answered meanwhile) and show the preview with its buttons."""
+    bot_data = context.bot_data
+    folder = bot_data.settings.knowledge_dir
+    try:
+        async with typing(context, message.chat.id):
+            prepared = await asyncio.to_thread(
+                kbwrite.prepare_upload, data, name, folder, Overrides(**flags), bot_data.sandbox
+            )
+    except (IngestFailed, LimitExceeded) as e:
+        await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
+        return
+    bot_data.expire_uploads(PENDING_TTL)
+    token = secrets.token_hex(4)
+    bot_data.pending[token] = PendingUpload(prepared, data, name, admin, flags)
+    await send(
+        message,
+        preview_text(prepared, bot_data.live.engine.kb.report(prepared.report.report_id)),
+        _preview_keyboard(token),
+    )
+
+
+def preview_text(prepared: Prepared, old: Report | None) -> str:
+    r = prepared.report
+    sections = {p.section[:2] for p in r.passages if p.section}
+    lines = [
+        "<b>导入预览</b>",
+        f"机构：{escape(r.agency or '（未识别）')}",
+        f"标题：{escape(r.title or '（未识别）')}"
+        + ("（据机构、年份、类型推定）" if r.title and "title" in prepared.needs_flag else ""),
+        f"年份：{r.year or '（未识别）'}　类型：{escape(r.doc_type or '（未识别）')}",
+        f"章节 {len(sections)} 个，段落 {len(r.passages)} 段",
+        f"报告ID：<code>{escape(r.report_id)}</code>",
+    ]
+    if prepared.needs_flag:
+        names = "、".join(FIELDS.get(f, f) for f in prepared.needs_flag)
+        lines.append(f"⚠️ 未能识别：{names}（可点「修改信息」补充）")
+        if "agency" in prepared.needs_flag:
+            lines.append("不补充机构也可以入库：回答时以报告标题注明来源。")
+    if old is not None:
+        d = kbwrite.diff(old, r)
+        lines.append(
+            f"🔁 这是已有报告的新版本：新增 {d.added} 段，删除 {d.removed} 段，"
+            f"修改 {d.changed} 段。确认后将替换旧版本。"
+            if not d.empty
+            else "🔁 与知识库中的版本相同。"
+        )
+    samples = [p for p in r.passages if p.section[:1] != ("文件信息",)][:2]
+    for p in samples:
+        lines.append(f"<blockquote>{escape(p.text[:160])}</blockquote>")
+    return "\n".join(lines)
+
+
+def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("确认入库", callback_data=callbacks.upload("ok", token)),
+                InlineKeyboardButton("修改信息", callback_data=callbacks.upload("fix", token)),
+                InlineKeyboardButton("取消", callback_data=callbacks.upload("no", token)),
+            ]
+        ]
+    )
+
+
+async def on_upload_button(update: Update, context: Context) -> None:
+    """A pending upload's 确认入库 / 修改信息 / 取消, and the field to correct."""
+    pressed = await admin_press(update, context)
+    if pressed is not None:
+        action, args, message = pressed
+        await upload_action(update, context, message, action, args)
+
+
+async def upload_action(
+    update: Update, context: Context, message: Message, action: str, args: list[str]
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    token = args[0]
+    upload = context.bot_data.pending.get(token)
+    if upload is None:
+        await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
+    elif upload.admin != query.from_user.id:  # another admin's upload is theirs to decide
+        log.warning(
+            "admin %s pressed %r on admin %s's upload", query.from_user.id, query.data, upload.admin
+        )
+        await query.answer(NOT_YOURS, show_alert=True)
+    elif action == "no":
+        context.bot_data.pending.pop(token, None)
+        await query.answer("已取消")
+        await edit_or_send(message, "已取消导入，知识库没有任何改动。")
+    elif action == "fix":
+        await query.answer()
+        rows = [
+            [
+                InlineKeyboardButton(
+                    f"修改{label}", callback_data=callbacks.upload("set", token, key)
+                )
+            ]
+            for key, label in FIELDS.items()
+        ]
+        await message.edit_reply_markup(InlineKeyboardMarkup(rows))
+    elif action == "set":
+        await query.answer()
+        if args[1] in FIELDS:
+            context.chat_data["editing"] = (token, args[1])  # type: ignore[index]
+            await send(message, f"请发送新的{FIELDS[args[1]]}（发送“取消”放弃修改）：")
+    else:  # ok
+        context.bot_data.pending.pop(token, None)
+        await query.answer("正在保存…")
+        r = upload.prepared.report
+        save = functools.partial(
+            kbwrite.save_report, context.bot_data.repo, upload.prepared, actor(update)
+        )
+        await commit(
+            context,
+            functools.partial(edit_or_send, message),
+            save,
+            lambda change: (
+                f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
+                f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
+                "现在提问即可使用。"
+            ),
+        )
