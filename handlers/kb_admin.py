@@ -15,54 +15,57 @@ from handlers.ask import send
 from handlers.state import Context
 from render import escape
 from reportqa import kbwrite
+from reportqa.models import Report
 
 HISTORY_PAGE = 15  # changes per /history page
 
 
-async def on_remove_button(update: Update, context: Context) -> None:
-    """🗑 on a report (asks first) and 确认删除."""
+async def _chosen_report(update: Update, context: Context) -> tuple[Report, Message] | None:
+    """The report an admin's 🗑 / 确认删除 names, and the message; None once answered
+    otherwise (not an admin, or the report is gone)."""
     pressed = await admin_press(update, context)
-    if pressed is not None:
-        action, args, message = pressed
-        await remove_action(update, context, message, action, args[0])
-
-
-async def on_cancel_button(update: Update, context: Context) -> None:
-    pressed = await admin_press(update, context)
-    if pressed is not None and update.callback_query is not None:
-        await update.callback_query.answer("已取消")
-        await edit_or_send(pressed[2], "已取消。")
-
-
-async def remove_action(
-    update: Update, context: Context, message: Message, action: str, key: str
-) -> None:
     query = update.callback_query
-    assert query is not None
+    if pressed is None or query is None:
+        return None
+    _, (key, _), message = pressed
     reports = context.bot_data.live.engine.kb.reports
     report = next((r for r in reports if views.short_key(r.report_id) == key), None)
     if report is None:
         await query.answer("该报告已不在知识库中。", show_alert=True)
-        return
+        return None
     await query.answer()
-    if action == "del":  # ask first
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "确认删除", callback_data=callbacks.remove_report(key, confirmed=True)
-                    ),
-                    InlineKeyboardButton("取消", callback_data=callbacks.CANCEL),
-                ]
-            ]
-        )
-        await send(
-            message,
-            f"确定删除 {escape(report.agency)}《{escape(report.title)}》"
-            f"（{len(report.passages)} 段）吗？引用它的问答也会一并删除。",
-            markup,
-        )
+    return report, message
+
+
+async def on_remove_ask(update: Update, context: Context) -> None:
+    """🗑 on a report: ask first."""
+    chosen = await _chosen_report(update, context)
+    if chosen is None:
         return
+    report, message = chosen
+    confirm = callbacks.remove_report(views.short_key(report.report_id), confirmed=True)
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("确认删除", callback_data=confirm),
+                InlineKeyboardButton("取消", callback_data=callbacks.CANCEL),
+            ]
+        ]
+    )
+    await send(
+        message,
+        f"确定删除 {escape(report.agency)}《{escape(report.title)}》"
+        f"（{len(report.passages)} 段）吗？引用它的问答也会一并删除。",
+        markup,
+    )
+
+
+async def on_remove_confirm(update: Update, context: Context) -> None:
+    """确认删除: remove the report (and the facts citing it)."""
+    chosen = await _chosen_report(update, context)
+    if chosen is None:
+        return
+    report, message = chosen
     remove = functools.partial(
         kbwrite.remove_report, context.bot_data.repo, report.report_id, actor(update)
     )
@@ -75,6 +78,14 @@ async def remove_action(
         ),
         failed="❌ 未删除",
     )
+
+
+async def on_cancel_button(update: Update, context: Context) -> None:
+    """取消 of a confirmation."""
+    pressed = await admin_press(update, context)
+    if pressed is not None and update.callback_query is not None:
+        await update.callback_query.answer("已取消")
+        await edit_or_send(pressed[2], "已取消。")
 
 
 @admin_command

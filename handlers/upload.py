@@ -128,62 +128,85 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
     )
 
 
-async def on_upload_button(update: Update, context: Context) -> None:
-    """A pending upload's 确认入库 / 修改信息 / 取消, and the field to correct."""
+async def _pressed(
+    update: Update, context: Context
+) -> tuple[str, list[str], Message, PendingUpload] | None:
+    """A press on a pending upload's button by the admin who uploaded it: its action,
+    arguments (token first), message and upload; None once the press is answered otherwise
+    (not an admin, an expired preview, another admin's upload)."""
     pressed = await admin_press(update, context)
-    if pressed is not None:
-        action, args, message = pressed
-        await upload_action(update, context, message, action, args)
-
-
-async def upload_action(
-    update: Update, context: Context, message: Message, action: str, args: list[str]
-) -> None:
     query = update.callback_query
-    assert query is not None
-    token = args[0]
-    upload = context.bot_data.pending.get(token)
+    if pressed is None or query is None:
+        return None
+    action, args, message = pressed
+    upload = context.bot_data.pending.get(args[0])
     if upload is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
-    elif upload.admin != query.from_user.id:  # another admin's upload is theirs to decide
+        return None
+    if upload.admin != query.from_user.id:  # another admin's upload is theirs to decide
         log.warning(
             "admin %s pressed %r on admin %s's upload", query.from_user.id, query.data, upload.admin
         )
         await query.answer(NOT_YOURS, show_alert=True)
-    elif action == "no":
-        context.bot_data.pending.pop(token, None)
-        await query.answer("已取消")
-        await edit_or_send(message, "已取消导入，知识库没有任何改动。")
-    elif action == "fix":
-        await query.answer()
-        rows = [
-            [
-                InlineKeyboardButton(
-                    f"修改{label}", callback_data=callbacks.upload("set", token, key)
-                )
-            ]
-            for key, label in FIELDS.items()
-        ]
-        await message.edit_reply_markup(InlineKeyboardMarkup(rows))
-    elif action == "set":
-        await query.answer()
-        if args[1] in FIELDS:
-            context.chat_data["editing"] = (token, args[1])  # type: ignore[index]
-            await send(message, f"请发送新的{FIELDS[args[1]]}（发送“取消”放弃修改）：")
-    else:  # ok
-        context.bot_data.pending.pop(token, None)
-        await query.answer("正在保存…")
-        r = upload.prepared.report
-        save = functools.partial(
-            kbwrite.save_report, context.bot_data.repo, upload.prepared, actor(update)
-        )
-        await commit(
-            context,
-            functools.partial(edit_or_send, message),
-            save,
-            lambda change: (
-                f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
-                f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。"
-                "现在提问即可使用。"
-            ),
-        )
+        return None
+    return action, args, message, upload
+
+
+async def on_upload_confirm(update: Update, context: Context) -> None:
+    """确认入库: save the previewed report."""
+    pressed = await _pressed(update, context)
+    if pressed is None or update.callback_query is None:
+        return
+    _, args, message, upload = pressed
+    context.bot_data.pending.pop(args[0], None)
+    await update.callback_query.answer("正在保存…")
+    r = upload.prepared.report
+    save = functools.partial(
+        kbwrite.save_report, context.bot_data.repo, upload.prepared, actor(update)
+    )
+    await commit(
+        context,
+        functools.partial(edit_or_send, message),
+        save,
+        lambda change: (
+            f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
+            f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。现在提问即可使用。"
+        ),
+    )
+
+
+async def on_upload_cancel(update: Update, context: Context) -> None:
+    """取消: drop the preview; nothing changes."""
+    pressed = await _pressed(update, context)
+    if pressed is None or update.callback_query is None:
+        return
+    _, args, message, _ = pressed
+    context.bot_data.pending.pop(args[0], None)
+    await update.callback_query.answer("已取消")
+    await edit_or_send(message, "已取消导入，知识库没有任何改动。")
+
+
+async def on_upload_fix(update: Update, context: Context) -> None:
+    """修改信息: one button a field that can be corrected."""
+    pressed = await _pressed(update, context)
+    if pressed is None or update.callback_query is None:
+        return
+    _, args, message, _ = pressed
+    await update.callback_query.answer()
+    rows = [
+        [InlineKeyboardButton(f"修改{label}", callback_data=callbacks.upload("set", args[0], key))]
+        for key, label in FIELDS.items()
+    ]
+    await message.edit_reply_markup(InlineKeyboardMarkup(rows))
+
+
+async def on_upload_field(update: Update, context: Context) -> None:
+    """修改<field>: ask for the new value (dialogue.py takes the answer)."""
+    pressed = await _pressed(update, context)
+    if pressed is None or update.callback_query is None:
+        return
+    _, (token, key), message, _ = pressed
+    await update.callback_query.answer()
+    if key in FIELDS and context.chat_data is not None:
+        context.chat_data["editing"] = (token, key)
+        await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
