@@ -175,34 +175,36 @@ async def on_inline_query(update: Update, context: Context) -> None:
         await query.answer([], cache_time=5)
         return
     reply = await asyncio.to_thread(service.answer, text, None, 5)
-    results = []
-    if reply.answer.answered:
-        for i, hit in enumerate(reply.answer.hits[:5]):
-            results.append(
-                InlineQueryResultArticle(
-                    id=f"{reply.qid}-{i}",
-                    title=hit.sentence[:80],
-                    description=render.source_line(hit)[:120],
-                    input_message_content=InputTextMessageContent(
-                        views.answer_text(reply, i) if i else views.answer_text(reply),
-                        parse_mode=ParseMode.HTML,
-                        link_preview_options=NO_PREVIEW,
-                    ),
-                )
-            )
-    else:
+    results = _inline_results(reply)
+    await query.answer(results, cache_time=60)
+
+
+def _inline_results(reply: chat.Reply) -> list[InlineQueryResultArticle]:
+    """Up to five answers to insert, or one saying there is none."""
+    if not reply.answer.answered:
         lay = render.layout(reply.answer)
-        results.append(
+        content = InputTextMessageContent(render.html_layout(lay), parse_mode=ParseMode.HTML)
+        return [
             InlineQueryResultArticle(
                 id=f"{reply.qid}-none",
                 title="现有报告中没有找到答案",
                 description=lay.no_answer[:120],
-                input_message_content=InputTextMessageContent(
-                    render.html_layout(lay), parse_mode=ParseMode.HTML
-                ),
+                input_message_content=content,
             )
+        ]
+    return [
+        InlineQueryResultArticle(
+            id=f"{reply.qid}-{i}",
+            title=hit.sentence[:80],
+            description=render.source_line(hit)[:120],
+            input_message_content=InputTextMessageContent(
+                views.answer_text(reply, i),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            ),
         )
-    await query.answer(results, cache_time=60)
+        for i, hit in enumerate(reply.answer.hits[:5])
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -210,3 +210,24 @@ async def on_upload_field(update: Update, context: Context) -> None:
     if key in FIELDS and context.chat_data is not None:
         context.chat_data["editing"] = (token, key)
         await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
+
+
+async def correction(update: Update, message: Message, context: Context, text: str) -> None:
+    """The new value of the field being corrected (修改<field>): a new preview, in the
+    background; 取消 gives up, a bad year is asked again."""
+    chat_data = context.chat_data
+    assert chat_data is not None
+    token, key = chat_data.pop("editing")
+    upload = context.bot_data.pending.pop(token, None)
+    if text == "取消" or upload is None:
+        await send(message, "已放弃修改。" if upload else "这个预览已过期，请重新发送文件。")
+        return
+    flags = dict(upload.flags)
+    if key == "year" and not (text.isdigit() and 1949 <= int(text) <= 2100):
+        context.bot_data.pending[token] = upload
+        chat_data["editing"] = (token, key)
+        await send(message, "年份应为四位数字，例如 2021，请重新发送：")
+        return
+    flags[key] = int(text) if key == "year" else text
+    again = preview(message, context, upload.data, upload.name, flags, upload.admin)
+    context.application.create_task(again, update=update)  # slow: not in the way
