@@ -104,6 +104,17 @@ async def commit(
     await say(done(result) + note)
 
 
+async def commit_and_edit(
+    context: Context,
+    message: Message,
+    work: Callable[[], T],
+    done: Callable[[T], str],
+    failed: str = "❌ 未保存",
+) -> None:
+    """commit(), saying how it went in place of the message whose button was pressed."""
+    await commit(context, functools.partial(edit_or_send, message), work, done, failed)
+
+
 async def reload_kb(context: Context) -> str:
     result = await asyncio.to_thread(context.bot_data.live.reload, True)
     if result.problems:

@@ -10,7 +10,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 import chat
 from handlers import callbacks, views
-from handlers.admin import actor, admin_command, admin_press, commit, edit_or_send, reload_kb
+from handlers.admin import (
+    actor,
+    admin_command,
+    admin_press,
+    commit,
+    commit_and_edit,
+    edit_or_send,
+    reload_kb,
+)
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
@@ -69,9 +77,9 @@ async def on_remove_confirm(update: Update, context: Context) -> None:
     remove = functools.partial(
         kbwrite.remove_report, context.bot_data.repo, report.report_id, actor(update)
     )
-    await commit(
+    await commit_and_edit(
         context,
-        functools.partial(edit_or_send, message),
+        message,
         remove,
         lambda change: (
             f"🗑 已删除 {escape(report.report_id)}（改动 #{change.seq}，可用 /undo 撤销）。"

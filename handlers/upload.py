@@ -7,13 +7,14 @@ import asyncio
 import functools
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from handlers import callbacks
-from handlers.admin import actor, admin_press, commit, edit_or_send, is_admin, refuse
+from handlers.admin import actor, admin_press, commit_and_edit, edit_or_send, is_admin, refuse
 from handlers.ask import send, typing
 from handlers.state import Context, PendingUpload
 from render import escape
@@ -128,17 +129,23 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
     )
 
 
-async def _pressed(
-    update: Update, context: Context
-) -> tuple[str, list[str], Message, PendingUpload] | None:
-    """A press on a pending upload's button by the admin who uploaded it: its action,
-    arguments (token first), message and upload; None once the press is answered otherwise
-    (not an admin, an expired preview, another admin's upload)."""
+@dataclass
+class _Press:
+    query: CallbackQuery
+    args: list[str]  # token, field
+    message: Message
+    upload: PendingUpload
+
+
+async def _pressed(update: Update, context: Context, take: bool = False) -> _Press | None:
+    """A press on a pending upload's button by the admin who uploaded it (the upload taken
+    out of the pending ones when `take`); None once the press is answered otherwise (not an
+    admin, an expired preview, another admin's upload)."""
     pressed = await admin_press(update, context)
     query = update.callback_query
     if pressed is None or query is None:
         return None
-    action, args, message = pressed
+    _, args, message = pressed
     upload = context.bot_data.pending.get(args[0])
     if upload is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
@@ -149,25 +156,21 @@ async def _pressed(
         )
         await query.answer(NOT_YOURS, show_alert=True)
         return None
-    return action, args, message, upload
+    if take:
+        context.bot_data.pending.pop(args[0], None)
+    return _Press(query, args, message, upload)
 
 
 async def on_upload_confirm(update: Update, context: Context) -> None:
     """确认入库: save the previewed report."""
-    pressed = await _pressed(update, context)
-    if pressed is None or update.callback_query is None:
+    if (press := await _pressed(update, context, take=True)) is None:
         return
-    _, args, message, upload = pressed
-    context.bot_data.pending.pop(args[0], None)
-    await update.callback_query.answer("正在保存…")
-    r = upload.prepared.report
-    save = functools.partial(
-        kbwrite.save_report, context.bot_data.repo, upload.prepared, actor(update)
-    )
-    await commit(
+    await press.query.answer("正在保存…")
+    prepared, r = press.upload.prepared, press.upload.prepared.report
+    await commit_and_edit(
         context,
-        functools.partial(edit_or_send, message),
-        save,
+        press.message,
+        functools.partial(kbwrite.save_report, context.bot_data.repo, prepared, actor(update)),
         lambda change: (
             f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
             f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。现在提问即可使用。"
@@ -177,39 +180,33 @@ async def on_upload_confirm(update: Update, context: Context) -> None:
 
 async def on_upload_cancel(update: Update, context: Context) -> None:
     """取消: drop the preview; nothing changes."""
-    pressed = await _pressed(update, context)
-    if pressed is None or update.callback_query is None:
-        return
-    _, args, message, _ = pressed
-    context.bot_data.pending.pop(args[0], None)
-    await update.callback_query.answer("已取消")
-    await edit_or_send(message, "已取消导入，知识库没有任何改动。")
+    if (press := await _pressed(update, context, take=True)) is not None:
+        await press.query.answer("已取消")
+        await edit_or_send(press.message, "已取消导入，知识库没有任何改动。")
 
 
 async def on_upload_fix(update: Update, context: Context) -> None:
     """修改信息: one button a field that can be corrected."""
-    pressed = await _pressed(update, context)
-    if pressed is None or update.callback_query is None:
+    if (press := await _pressed(update, context)) is None:
         return
-    _, args, message, _ = pressed
-    await update.callback_query.answer()
+    await press.query.answer()
+    token = press.args[0]
     rows = [
-        [InlineKeyboardButton(f"修改{label}", callback_data=callbacks.upload("set", args[0], key))]
+        [InlineKeyboardButton(f"修改{label}", callback_data=callbacks.upload("set", token, key))]
         for key, label in FIELDS.items()
     ]
-    await message.edit_reply_markup(InlineKeyboardMarkup(rows))
+    await press.message.edit_reply_markup(InlineKeyboardMarkup(rows))
 
 
 async def on_upload_field(update: Update, context: Context) -> None:
     """修改<field>: ask for the new value (dialogue.py takes the answer)."""
-    pressed = await _pressed(update, context)
-    if pressed is None or update.callback_query is None:
+    if (press := await _pressed(update, context)) is None:
         return
-    _, (token, key), message, _ = pressed
-    await update.callback_query.answer()
+    await press.query.answer()
+    token, key = press.args
     if key in FIELDS and context.chat_data is not None:
         context.chat_data["editing"] = (token, key)
-        await send(message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
+        await send(press.message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
 
 
 async def correction(update: Update, message: Message, context: Context, text: str) -> None:
