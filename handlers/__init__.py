@@ -48,7 +48,10 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
         app.add_handler(CommandHandler(command.name, handler_of(command)))
     # Admin work (saving, reloading the index, reading an upload) can take seconds: those
     # handlers run with block=False, so other chats' updates are handled meanwhile.
+    app.add_handler(facts.addfact_dialogue(admins))  # before the question handlers
     for command in ADMIN_COMMANDS:  # admins only (checked again inside)
+        if command.name == "addfact":
+            continue  # the dialogue's entry point
         app.add_handler(
             CommandHandler(command.name, handler_of(command), filters=admins, block=False)
         )

@@ -1,6 +1,7 @@
-"""An admin's text that answers an open dialogue (correcting an upload's field, a step of
-/addfact). It runs before the question handler and stops further handling when it consumed
-the text; with no dialogue open the text is a question as usual."""
+"""An admin's text that answers an open correction of an upload's field. It runs before the
+question handler and stops further handling when it consumed the text; with no correction
+open the text is a question as usual. (/addfact is a ConversationHandler of its own:
+facts.addfact_dialogue.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from handlers.admin import is_admin
-from handlers.facts import addfact_step
 from handlers.state import Context
 from handlers.upload import correction
 
@@ -25,7 +25,4 @@ async def on_admin_text(update: Update, context: Context) -> None:
     text = message.text.strip()
     if "editing" in chat_data:
         await correction(update, message, context, text)
-        raise ApplicationHandlerStop
-    if "addfact" in chat_data:
-        await addfact_step(update, message, context, text)
         raise ApplicationHandlerStop

@@ -751,6 +751,18 @@ def test_addfact_step_by_step(bot: Bot) -> None:
     say(bot, f"/delfact {fact_id}")
 
 
+def test_addfact_dialogue_can_be_cancelled_at_any_step(bot: Bot) -> None:
+    facts_before = (bot.knowledge / "facts.yaml").read_bytes()
+    assert "请发送问题" in say(bot, "/addfact").params["text"]
+    assert "其他问法" in say(bot, "一个不会保存的问题").params["text"]
+    assert "已取消添加问答" in say(bot, "取消").params["text"]
+    assert (bot.knowledge / "facts.yaml").read_bytes() == facts_before
+    # the dialogue is over: 取消 again is a question, and /addfact starts afresh
+    assert "已取消添加问答" not in say(bot, "取消").params["text"]
+    assert "请发送问题" in say(bot, "/addfact").params["text"]
+    assert "已取消添加问答" in say(bot, "取消").params["text"]
+
+
 def test_fifty_addfacts_from_two_admins_at_once(bot: Bot) -> None:
     stub = bot.stub
     mark = len(stub.calls)
