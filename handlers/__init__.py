@@ -68,13 +68,13 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     for callback, pattern in (  # admin buttons: saving can take seconds (block=False)
-        (upload.on_upload_confirm, cb.admin_pattern("ok")),
-        (upload.on_upload_cancel, cb.admin_pattern("no")),
-        (upload.on_upload_fix, cb.admin_pattern("fix")),
-        (upload.on_upload_field, cb.admin_pattern("set")),
-        (kb_admin.on_remove_ask, cb.admin_pattern("del")),
-        (kb_admin.on_remove_confirm, cb.admin_pattern("delok")),
-        (kb_admin.on_cancel_button, cb.admin_pattern("cancel")),
+        (upload.on_upload_confirm, cb.admin_pattern(cb.CONFIRM)),
+        (upload.on_upload_cancel, cb.admin_pattern(cb.DISCARD)),
+        (upload.on_upload_fix, cb.admin_pattern(cb.FIX)),
+        (upload.on_upload_field, cb.admin_pattern(cb.FIELD)),
+        (kb_admin.on_remove_ask, cb.admin_pattern(cb.REMOVE)),
+        (kb_admin.on_remove_confirm, cb.admin_pattern(cb.REMOVE_CONFIRMED)),
+        (kb_admin.on_cancel_button, cb.admin_pattern(cb.CANCEL_ACTION)),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern, block=False))
     app.add_handler(CallbackQueryHandler(ask.on_unknown_button))  # still answered

@@ -124,9 +124,9 @@ async def reload_kb(context: Context) -> str:
     return ""
 
 
-async def admin_press(update: Update, context: Context) -> tuple[str, list[str], Message] | None:
-    """An admin button's action, arguments and message; None (answered or refused) when the
-    presser is no admin or the message is gone."""
+async def admin_press(update: Update, context: Context) -> tuple[list[str], Message] | None:
+    """An admin button's arguments and message (its action chose the handler); None
+    (answered or refused) when the presser is no admin or the message is gone."""
     query = update.callback_query
     assert query is not None and query.data
     if not is_admin(update, context):
@@ -135,8 +135,8 @@ async def admin_press(update: Update, context: Context) -> tuple[str, list[str],
     if not isinstance(query.message, Message):
         await query.answer()
         return None
-    action, args = callbacks.parse_admin(query.data)
-    return action, args, query.message
+    _, args = callbacks.parse_admin(query.data)
+    return args, query.message
 
 
 async def edit_or_send(message: Message, text: str) -> None:

@@ -21,8 +21,11 @@ LIMIT = 64  # bytes of callback data Telegram accepts
 MORE, OPEN, VOTE, ASK = "m", "o", "f", "q"
 AGENCY_PAGE, AGENCY, REPORT_PAGE, REPORT = "a", "A", "r", "R"
 ADMIN = "adm"
-UPLOAD_ACTIONS = ("ok", "no", "fix", "set")
-REMOVE_ACTIONS = ("del", "delok")
+# admin actions: a pending upload's, a report's removal, and cancelling a confirmation
+CONFIRM, DISCARD, FIX, FIELD = "ok", "no", "fix", "set"
+REMOVE, REMOVE_CONFIRMED, CANCEL_ACTION = "del", "delok", "cancel"
+UPLOAD_ACTIONS = (CONFIRM, DISCARD, FIX, FIELD)
+REMOVE_ACTIONS = (REMOVE, REMOVE_CONFIRMED)
 
 
 def pattern(*prefixes: str) -> str:
@@ -97,11 +100,11 @@ def upload(action: str, token: str, name: str = "") -> str:
 
 
 def remove_report(key: str, confirmed: bool = False) -> str:
-    return _pack(ADMIN, "delok" if confirmed else "del", key)
+    return _pack(ADMIN, REMOVE_CONFIRMED if confirmed else REMOVE, key)
 
 
-CANCEL = _pack(ADMIN, "cancel")
-REMOVE_PREFIX = f"{ADMIN}|del"  # paged lists add |<key>
+CANCEL = _pack(ADMIN, CANCEL_ACTION)
+REMOVE_PREFIX = f"{ADMIN}|{REMOVE}"  # paged lists add |<key>
 
 
 def parse_admin(data: str) -> tuple[str, list[str]]:

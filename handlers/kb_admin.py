@@ -35,7 +35,7 @@ async def _chosen_report(update: Update, context: Context) -> tuple[Report, Mess
     query = update.callback_query
     if pressed is None or query is None:
         return None
-    _, (key, _), message = pressed
+    (key, _), message = pressed
     reports = context.bot_data.live.engine.kb.reports
     report = next((r for r in reports if views.short_key(r.report_id) == key), None)
     if report is None:
@@ -93,7 +93,7 @@ async def on_cancel_button(update: Update, context: Context) -> None:
     pressed = await admin_press(update, context)
     if pressed is not None and update.callback_query is not None:
         await update.callback_query.answer("已取消")
-        await edit_or_send(pressed[2], "已取消。")
+        await edit_or_send(pressed[1], "已取消。")
 
 
 @admin_command

@@ -121,9 +121,15 @@ def _preview_keyboard(token: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton("确认入库", callback_data=callbacks.upload("ok", token)),
-                InlineKeyboardButton("修改信息", callback_data=callbacks.upload("fix", token)),
-                InlineKeyboardButton("取消", callback_data=callbacks.upload("no", token)),
+                InlineKeyboardButton(
+                    "确认入库", callback_data=callbacks.upload(callbacks.CONFIRM, token)
+                ),
+                InlineKeyboardButton(
+                    "修改信息", callback_data=callbacks.upload(callbacks.FIX, token)
+                ),
+                InlineKeyboardButton(
+                    "取消", callback_data=callbacks.upload(callbacks.DISCARD, token)
+                ),
             ]
         ]
     )
@@ -145,7 +151,7 @@ async def _pressed(update: Update, context: Context, take: bool = False) -> _Pre
     query = update.callback_query
     if pressed is None or query is None:
         return None
-    _, args, message = pressed
+    args, message = pressed
     upload = context.bot_data.pending.get(args[0])
     if upload is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
@@ -192,7 +198,11 @@ async def on_upload_fix(update: Update, context: Context) -> None:
     await press.query.answer()
     token = press.args[0]
     rows = [
-        [InlineKeyboardButton(f"修改{label}", callback_data=callbacks.upload("set", token, key))]
+        [
+            InlineKeyboardButton(
+                f"修改{label}", callback_data=callbacks.upload(callbacks.FIELD, token, key)
+            )
+        ]
         for key, label in FIELDS.items()
     ]
     await press.message.edit_reply_markup(InlineKeyboardMarkup(rows))

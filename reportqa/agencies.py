@@ -218,11 +218,7 @@ def find_agencies(
                     mentions.append(AgencyMention(text[start:end], kinds, start, end))
                     taken.append((start, end))
                 break
-    chars = set(text)
     for kind in known:
-        last = kind.removesuffix("员会").removesuffix("公室")[-1]
-        if kind[-1] not in chars and last not in chars:
-            continue  # no character an abbreviation of it could end with
         for m in _subsequence_mentions(text, kind):
             if bounds is not None and m.end not in bounds:
                 continue
@@ -275,6 +271,8 @@ def _bare_forms() -> tuple[dict[str, frozenset[str]], dict[str, tuple[int, ...]]
 def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:
     out = []
     ends = {kind[-1], kind.removesuffix("员会").removesuffix("公室")[-1]}
+    if not any(e in text for e in ends):
+        return out  # no character an abbreviation of it could end with
     for end in range(len(text)):
         if text[end] not in ends:
             continue

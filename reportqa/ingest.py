@@ -632,8 +632,9 @@ def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
     count only when no full name is written and one place's short form dominates: many short
     forms are ordinary words (新建) or parts of other names (雄安新区)."""
     simple = normalize(text[:20000])
+    found = gaz.find(simple)
     full: Counter[str] = Counter()
-    for pos, name, cands in gaz.find(simple):
+    for pos, name, cands in found:
         for p in cands:
             if p.name != name or not name.endswith(level) or len(cands) != 1:
                 continue
@@ -643,7 +644,7 @@ def _most_named_place(text: str, gaz: Gazetteer, level: str) -> str | None:
         return full.most_common(1)[0][0]
     short = Counter(
         cands[0].name
-        for _, name, cands in gaz.find(simple)
+        for _, name, cands in found
         if len(cands) == 1 and cands[0].name != name and cands[0].name.endswith(level)
     ).most_common(2)
     if short and short[0][1] >= 5 and (len(short) == 1 or short[0][1] >= 3 * short[1][1]):

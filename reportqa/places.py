@@ -80,7 +80,6 @@ class Gazetteer:
             self.by_code.setdefault(code, place)  # the current name, when a code was renamed
             for alias in _aliases(name, common_words):
                 self.by_name.setdefault(alias, []).append(place)
-        self.max_len = max(len(n) for n in self.by_name)
         # name lengths by first character, longest first: the scan tries only those
         self.lengths = first_char_lengths(self.by_name)
 
@@ -176,22 +175,19 @@ def _package_file(package: str, *parts: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)), *parts)
 
 
-def jieba_flags_file() -> Path:
-    """jieba's own dictionary: word, frequency and part-of-speech flag a line."""
-    return _package_file("jieba", "dict.txt")
-
-
-def jieba_words(wanted: set[str] | None = None) -> dict[str, str]:
+def jieba_words(wanted: set[str] | None = None, flag: str | None = None) -> dict[str, str]:
     """word -> part-of-speech flag of the 2-4 character words in jieba's own dictionary (only
-    those in `wanted`, when given): to tell names and abbreviations from ordinary words."""
+    those in `wanted`, or with this `flag`, when given): to tell names and abbreviations from
+    ordinary words."""
     flags: dict[str, str] = {}
-    with jieba_flags_file().open(encoding="utf-8") as f:
+    with _package_file("jieba", "dict.txt").open(encoding="utf-8") as f:
         for line in f:
             parts = line.split()
             if (
                 len(parts) == 3
                 and 2 <= len(parts[0]) <= 4
                 and (wanted is None or parts[0] in wanted)
+                and (flag is None or parts[2] == flag)
             ):
                 flags[parts[0]] = parts[2]
     return flags

@@ -196,7 +196,7 @@ class ValueKind:
 
 # A role's holder asked for: 局长是谁, 发言人叫什么名字 (谁 alone often asks for a unit: 由谁主办).
 _PERSON_Q = re.compile(
-    r"(?:长|主任|书记|负责人|发言人|主持人|组长|委员|代表|局长|厅长)"
+    r"(?:长|主任|书记|负责人|发言人|主持人|委员|代表)"
     r"(?:是谁|叫什么|姓什么|的?姓名|的?名字|是哪位)"
 )
 
@@ -351,8 +351,7 @@ class Engine:
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
         self._agency_memo: dict[Any, np.ndarray] = {}
-        self._homophone_memo: dict[str, tuple[str, ...]] = {}
-        self._homophone_ids: dict[str, list[int]] = {}
+        self._homophone_memo: dict[str, tuple[int, ...]] = {}
         self._place_memo: dict[Any, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
@@ -598,16 +597,7 @@ class Engine:
         """Term ids of indexed bigrams read like a bigram term the index lacks (up to 8)."""
         if len(term) != 3:
             return []
-        found = self._homophone_ids.get(term)
-        if found is None:
-            from reportqa.pinyin import bigram_keys
-
-            found = [t for key in bigram_keys(term[1:]) for t in self._pinyin_map.get(key, ())]
-            found = found[:8]
-            if len(self._homophone_ids) >= CACHE_LIMIT:
-                self._homophone_ids.clear()
-            self._homophone_ids[term] = found
-        return found
+        return list(self._sound_ids(term[1:])[:8])
 
     # ------------------------------------------------------------------ entity checks
 
@@ -828,16 +818,20 @@ class Engine:
                 covered += w * PINYIN_WEIGHT
         return covered / total
 
-    def _sounds_like(self, pair: str) -> tuple[str, ...]:
+    def _sounds_like(self, pair: str) -> list[str]:
         """The indexed two-character strings read like `pair` (法率 -> 法律 ...): every passage's
         bigrams are indexed, so a passage holds a homophone of `pair` only if it holds one of
         these."""
+        return [s for s in (self._terms[t][1:] for t in self._sound_ids(pair)) if s != pair]
+
+    def _sound_ids(self, pair: str) -> tuple[int, ...]:
+        """Term ids of the indexed bigrams read like `pair`, in reading order, remembered."""
         found = self._homophone_memo.get(pair)
         if found is None:
             from reportqa.pinyin import bigram_keys
 
-            tids = {t for key in bigram_keys(pair) for t in self._pinyin_map.get(key, ())}
-            found = tuple(self._terms[t][1:] for t in sorted(tids) if self._terms[t][1:] != pair)
+            ids = (t for key in bigram_keys(pair) for t in self._pinyin_map.get(key, ()))
+            found = tuple(dict.fromkeys(ids))
             if len(self._homophone_memo) >= CACHE_LIMIT:
                 self._homophone_memo.clear()
             self._homophone_memo[pair] = found

@@ -161,14 +161,9 @@ class Tokenizer:
 @lru_cache(maxsize=1)
 def _dictionary_names() -> frozenset[str]:
     """jieba's dictionary words of two or three characters tagged as personal names (nr)."""
-    from reportqa.places import jieba_flags_file
+    from reportqa.places import jieba_words
 
-    with jieba_flags_file().open(encoding="utf-8") as f:
-        return frozenset(
-            parts[0]
-            for parts in map(str.split, f)
-            if len(parts) == 3 and parts[2] == "nr" and 2 <= len(parts[0]) <= 3
-        )
+    return frozenset(w for w in jieba_words(flag="nr") if len(w) <= 3)
 
 
 def bigrams(text: str) -> list[str]:
