@@ -351,7 +351,7 @@ class Engine:
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
         self._agency_memo: dict[Any, np.ndarray] = {}
-        self._homophone_memo: dict[str, tuple[int, ...]] = {}
+        self._homophone_memo: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {}
         self._place_memo: dict[Any, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
@@ -597,7 +597,7 @@ class Engine:
         """Term ids of indexed bigrams read like a bigram term the index lacks (up to 8)."""
         if len(term) != 3:
             return []
-        return list(self._sound_ids(term[1:])[:8])
+        return list(self._homophone(term[1:])[0][:8])
 
     # ------------------------------------------------------------------ entity checks
 
@@ -818,20 +818,23 @@ class Engine:
                 covered += w * PINYIN_WEIGHT
         return covered / total
 
-    def _sounds_like(self, pair: str) -> list[str]:
+    def _sounds_like(self, pair: str) -> tuple[str, ...]:
         """The indexed two-character strings read like `pair` (法率 -> 法律 ...): every passage's
         bigrams are indexed, so a passage holds a homophone of `pair` only if it holds one of
         these."""
-        return [s for s in (self._terms[t][1:] for t in self._sound_ids(pair)) if s != pair]
+        return self._homophone(pair)[1]
 
-    def _sound_ids(self, pair: str) -> tuple[int, ...]:
-        """Term ids of the indexed bigrams read like `pair`, in reading order, remembered."""
+    def _homophone(self, pair: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """The term ids (in reading order) and the strings, other than `pair`, of the indexed
+        bigrams read like `pair`; remembered."""
         found = self._homophone_memo.get(pair)
         if found is None:
             from reportqa.pinyin import bigram_keys
 
             ids = (t for key in bigram_keys(pair) for t in self._pinyin_map.get(key, ()))
-            found = tuple(dict.fromkeys(ids))
+            tids = tuple(dict.fromkeys(ids))
+            texts = tuple(s for s in (self._terms[t][1:] for t in tids) if s != pair)
+            found = (tids, texts)
             if len(self._homophone_memo) >= CACHE_LIMIT:
                 self._homophone_memo.clear()
             self._homophone_memo[pair] = found
