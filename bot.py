@@ -93,7 +93,7 @@ def _redacting_excepthook(formatter: RedactingFormatter):  # type: ignore[no-unt
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    from reportqa.loader import open_engine
+    from reportqa.kb.open import open_engine
 
     return open_engine(settings.knowledge_dir)
 
@@ -125,7 +125,7 @@ def _stdin_lines() -> Iterator[str]:
 def _service(settings: Settings):  # type: ignore[no-untyped-def]
     """The chat service over the live knowledge base (which can be swapped while running)."""
     from chat import ChatService
-    from reportqa.live import LiveKnowledge
+    from reportqa.kb.live import LiveKnowledge
 
     live = LiveKnowledge(settings.knowledge_dir)
     return ChatService(lambda: live.engine, settings.state_dir), live
@@ -155,8 +155,8 @@ def cmd_console(settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.ingest import IngestFailed, Overrides
-    from reportqa.kbwrite import ingest_file
-    from reportqa.repository import ChangeRejected
+    from reportqa.kb.changes import ingest_file
+    from reportqa.kb.repository import ChangeRejected
     from reportqa.sandbox import LimitExceeded, Sandbox
 
     overrides = Overrides(
@@ -252,7 +252,7 @@ def _announce(i: int, n: int, path: Path) -> Path:
 
 def cmd_rebuild(settings: Settings) -> int:
     from reportqa.ingest import IngestFailed
-    from reportqa.kbwrite import rebuild
+    from reportqa.kb.changes import rebuild
     from reportqa.sandbox import LimitExceeded, Sandbox
 
     sandbox = Sandbox()
@@ -279,8 +279,8 @@ def _actor() -> str:
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa.kbwrite import remove_report
-    from reportqa.repository import Repository
+    from reportqa.kb.changes import remove_report
+    from reportqa.kb.repository import Repository
 
     change = remove_report(Repository(settings.knowledge_dir), args.report_id, _actor())
     print(f"已删除 {args.report_id}（{change.describe()}；可用 bot.py undo 撤销）", file=sys.stderr)
@@ -288,12 +288,12 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa import kbwrite, store
-    from reportqa.repository import Repository
+    from reportqa.kb import changes, schema
+    from reportqa.kb.repository import Repository
 
     repo = Repository(settings.knowledge_dir)
     if args.facts_command == "add":
-        fact, _ = kbwrite.add_fact(
+        fact, _ = changes.add_fact(
             repo,
             args.question,
             args.answer,
@@ -304,19 +304,19 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(f"已添加事实 {fact.id}", file=sys.stderr)
     elif args.facts_command == "remove":
-        kbwrite.remove_fact(repo, args.fact_id, _actor())
+        changes.remove_fact(repo, args.fact_id, _actor())
         print(f"已删除事实 {args.fact_id}", file=sys.stderr)
     else:
         facts = repo.facts()
         if args.json:
-            print(json.dumps([store.fact_to_dict(f) for f in facts], ensure_ascii=False))
+            print(json.dumps([schema.fact_to_dict(f) for f in facts], ensure_ascii=False))
         for f in [] if args.json else facts:
             print(f"{f.id}\t{f.question}\t→ {f.answer}\t[{f.report_id}]")
     return 0
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa.repository import Repository
+    from reportqa.kb.repository import Repository
 
     repo = Repository(settings.knowledge_dir)
     if args.all:
@@ -339,7 +339,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_undo(settings: Settings) -> int:
-    from reportqa.repository import Repository
+    from reportqa.kb.repository import Repository
 
     change = Repository(settings.knowledge_dir).undo(_actor())
     print(f"已撤销：{change.target}", file=sys.stderr)
@@ -347,12 +347,12 @@ def cmd_undo(settings: Settings) -> int:
 
 
 def cmd_validate(settings: Settings) -> int:
-    from reportqa import store
-    from reportqa.repository import Repository
+    from reportqa.kb import validate
+    from reportqa.kb.repository import Repository
 
     folder = settings.knowledge_dir
     files = Repository(folder).snapshot(manifest=True)  # never half a change
-    kb, problems = store.validate(folder, overlay=dict(files), exact=True)
+    kb, problems = validate.check(folder, overlay=dict(files), exact=True)
     for p in problems:
         print(p)
     if kb is None:
@@ -366,13 +366,13 @@ def cmd_validate(settings: Settings) -> int:
 
 
 def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa import store
-    from reportqa.repository import Repository
+    from reportqa.kb import schema, validate
+    from reportqa.kb.repository import Repository
 
     folder = settings.knowledge_dir
-    kb, problems = store.validate(folder, overlay=dict(Repository(folder).snapshot()), exact=True)
+    kb, problems = validate.check(folder, overlay=dict(Repository(folder).snapshot()), exact=True)
     if kb is None:
-        raise store.KnowledgeError(problems)
+        raise schema.KnowledgeError(problems)
     rows = [
         {
             "report_id": r.report_id,

@@ -15,7 +15,7 @@ from chat import ChatService
 from config import Settings
 from handlers import register
 from handlers.state import BotData
-from reportqa.live import LiveKnowledge
+from reportqa.kb.live import LiveKnowledge
 from reportqa.models import ReportQAError
 from reportqa.sandbox import Sandbox
 

@@ -13,7 +13,7 @@ passages. Each knowledge base is written as YAML (benchmarks/.work/<size>/report
 deployment holds it).
 
 Measured for the engine:
-- build: `loader.open_engine(folder)` with no cache (hash + YAML load + jieba dictionary +
+- build: `kb.open.open_engine(folder)` with no cache (hash + YAML load + jieba dictionary +
   tokenising + index + saving the cache), in this process;
 - first answer: wall time from spawning `bot.py ask --json` (KNOWLEDGE_DIR = the folder, cache
   present, OS page cache warm) until its first answer line is read; median of --runs runs;
@@ -68,7 +68,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the engine importable
     sys.path.insert(0, str(ROOT))
 
-from reportqa import store  # noqa: E402
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names  # noqa: E402
 from reportqa.index import (  # noqa: E402
     K1,
@@ -76,7 +75,8 @@ from reportqa.index import (  # noqa: E402
     Index,
     index_texts,
 )
-from reportqa.loader import CACHE_DIR, content_hash, open_engine  # noqa: E402
+from reportqa.kb import layout, schema, validate  # noqa: E402
+from reportqa.kb.open import CACHE_DIR, content_hash, open_engine  # noqa: E402
 from reportqa.models import KnowledgeBase, Passage, Report  # noqa: E402
 from reportqa.normalize import normalize  # noqa: E402
 from reportqa.places import Place, gazetteer  # noqa: E402
@@ -399,9 +399,9 @@ def write_kb(kb: KnowledgeBase, folder: Path) -> None:
     (folder / "reports").mkdir(parents=True)
     for report in kb.reports:
         path = folder / "reports" / f"{report.report_id}.yaml"
-        store.atomic_write(path, store.dump_report(report))
+        layout.atomic_write(path, schema.dump_report(report))
     if kb.facts:
-        store.atomic_write(folder / "facts.yaml", store.dump_facts(kb.facts))
+        layout.atomic_write(folder / "facts.yaml", schema.dump_facts(kb.facts))
 
 
 # ---------------------------------------------------------------- questions
@@ -799,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     start = time.perf_counter()
 
-    real = store.load(KNOWLEDGE)
+    real = validate.load(KNOWLEDGE)
     questions, source = load_questions()
     log(f"{len(questions)} questions from {source}; real KB: {real.passage_count} passages")
     ensure_cache(KNOWLEDGE)

@@ -28,7 +28,7 @@ from handlers.ask import send
 from handlers.state import Context
 from render import escape
 from reportqa.ingest import IngestFailed
-from reportqa.repository import ChangeRejected
+from reportqa.kb.repository import ChangeRejected
 from reportqa.sandbox import LimitExceeded
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from handlers.admin import actor, admin_command, commit
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
-from reportqa import kbwrite
+from reportqa.kb import changes
 
 QUESTION, ALTERNATIVES, ANSWER, REPORT = range(4)  # the /addfact dialogue's states
 _CANCEL = filters.Regex(r"^\s*取消\s*$")
@@ -130,7 +130,7 @@ async def _save_fact(
         context,
         functools.partial(send, message),
         functools.partial(
-            kbwrite.add_fact,
+            changes.add_fact,
             context.bot_data.repo,
             question,
             answer,
@@ -166,7 +166,7 @@ async def on_delfact(update: Update, context: Context, message: Message) -> None
     await commit(
         context,
         functools.partial(send, message),
-        functools.partial(kbwrite.remove_fact, context.bot_data.repo, fact_id, actor(update)),
+        functools.partial(changes.remove_fact, context.bot_data.repo, fact_id, actor(update)),
         lambda change: f"🗑 已删除问答 {escape(fact_id)}（改动 #{change.seq}）。",
         failed="❌ 未删除",
     )

@@ -22,7 +22,7 @@ from handlers.admin import (
 from handlers.ask import send
 from handlers.state import Context
 from render import escape
-from reportqa import kbwrite
+from reportqa.kb import changes
 from reportqa.models import Report
 
 HISTORY_PAGE = 15  # changes per /history page
@@ -75,7 +75,7 @@ async def on_remove_confirm(update: Update, context: Context) -> None:
         return
     report, message = chosen
     remove = functools.partial(
-        kbwrite.remove_report, context.bot_data.repo, report.report_id, actor(update)
+        changes.remove_report, context.bot_data.repo, report.report_id, actor(update)
     )
     await commit_and_edit(
         context,

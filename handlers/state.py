@@ -10,12 +10,12 @@ from telegram.ext import CallbackContext, ExtBot
 
 from chat import ChatService
 from config import Settings
-from reportqa.live import LiveKnowledge
-from reportqa.repository import Repository
+from reportqa.kb.live import LiveKnowledge
+from reportqa.kb.repository import Repository
 from reportqa.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from reportqa.kbwrite import Prepared
+    from reportqa.kb.changes import Prepared
 
 
 @dataclass

@@ -18,9 +18,9 @@ from handlers.admin import actor, admin_press, commit_and_edit, edit_or_send, is
 from handlers.ask import send, typing
 from handlers.state import Context, PendingUpload
 from render import escape
-from reportqa import kbwrite
 from reportqa.ingest import IngestFailed, Overrides
-from reportqa.kbwrite import Prepared
+from reportqa.kb import changes
+from reportqa.kb.changes import Prepared
 from reportqa.models import Report
 from reportqa.sandbox import LimitExceeded
 
@@ -39,7 +39,7 @@ async def on_document(update: Update, context: Context) -> None:
         await refuse(update, context)
         return
     doc = message.document
-    name = kbwrite.safe_name(doc.file_name or "upload.txt")
+    name = changes.safe_name(doc.file_name or "upload.txt")
     if doc.file_size is not None and doc.file_size > MAX_UPLOAD:  # checked before downloading
         await send(message, f"文件 {escape(name)} 超过 20 MB，无法处理。请压缩图片或拆分后再发送。")
         return
@@ -71,7 +71,7 @@ async def preview(
     try:
         async with typing(context, message.chat.id):
             prepared = await asyncio.to_thread(
-                kbwrite.prepare_upload, data, name, folder, Overrides(**flags), bot_data.sandbox
+                changes.prepare_upload, data, name, folder, Overrides(**flags), bot_data.sandbox
             )
     except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
@@ -104,7 +104,7 @@ def preview_text(prepared: Prepared, old: Report | None) -> str:
         if "agency" in prepared.needs_flag:
             lines.append("不补充机构也可以入库：回答时以报告标题注明来源。")
     if old is not None:
-        d = kbwrite.diff(old, r)
+        d = changes.diff(old, r)
         lines.append(
             f"🔁 这是已有报告的新版本：新增 {d.added} 段，删除 {d.removed} 段，"
             f"修改 {d.changed} 段。确认后将替换旧版本。"
@@ -176,7 +176,7 @@ async def on_upload_confirm(update: Update, context: Context) -> None:
     await commit_and_edit(
         context,
         press.message,
-        functools.partial(kbwrite.save_report, context.bot_data.repo, prepared, actor(update)),
+        functools.partial(changes.save_report, context.bot_data.repo, prepared, actor(update)),
         lambda change: (
             f"✅ 已入库：{escape(r.agency)}《{escape(r.title or r.source_file)}》"
             f"（{len(r.passages)} 段，改动 #{change.seq}，可用 /undo 撤销）。现在提问即可使用。"

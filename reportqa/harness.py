@@ -19,17 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportqa import kbwrite
 from reportqa.evaluate import Report as QualityReport
 from reportqa.evaluate import evaluate, load_gold
-from reportqa.loader import open_engine
+from reportqa.kb import changes
+from reportqa.kb.open import open_engine
+from reportqa.kb.repository import Repository
 from reportqa.models import Report, ReportQAError
 from reportqa.normalize import squeeze
-from reportqa.repository import Repository
 from reportqa.sandbox import Sandbox
 
 FIELDS = ("agency", "year", "title", "doc_type", "script")
-RAW_SUFFIXES = kbwrite.SOURCE_SUFFIXES
+RAW_SUFFIXES = changes.SOURCE_SUFFIXES
 
 
 @dataclass
@@ -104,9 +104,9 @@ def ingest_folder(
             continue
         item = Ingested(path.name)
         try:
-            prepared = kbwrite.prepare_file(path, knowledge, None, sandbox)
+            prepared = changes.prepare_file(path, knowledge, None, sandbox)
             item.needs_flag = prepared.needs_flag
-            kbwrite.save_report(Repository(knowledge), prepared, "harness")
+            changes.save_report(Repository(knowledge), prepared, "harness")
             item.report = prepared.report
         except ReportQAError as e:
             item.refused = str(e).replace("\n", " ")

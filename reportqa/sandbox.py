@@ -62,11 +62,11 @@ def _serve(conn: Connection, memory_limit: int) -> None:
 
 def warm_up() -> None:
     """Import what ingesting needs, so the first real job does not pay for it."""
-    from reportqa import kbwrite
+    from reportqa.kb import changes
     from reportqa.places import gazetteer
 
     gazetteer()
-    del kbwrite
+    del changes
 
 
 class Sandbox:

@@ -61,7 +61,7 @@ def shared_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The engine over the bundled five reports, built once per session from a copy."""
-    from reportqa.loader import open_engine
+    from reportqa.kb.open import open_engine
 
     folder = copy_knowledge(tmp_path_factory.mktemp("engine") / "knowledge")
     return open_engine(folder, use_cache=True)

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from reportqa import kbwrite, store  # noqa: E402
-from reportqa.repository import Repository  # noqa: E402
+from reportqa.kb import changes, validate  # noqa: E402
+from reportqa.kb.repository import Repository  # noqa: E402
 
 LOOP_REPORT = "004_44d86d126aed4ddd"
 LOOP_SOURCE = "worker-report.txt"
@@ -78,14 +78,14 @@ def run_loop(folder: Path, n: int) -> None:
     fact_id = ""
     for k in range(1, n + 1):
         if k % 3 == 1:
-            fact, _ = kbwrite.add_fact(repo, loop_question(k), f"答案{k}", LOOP_REPORT, "worker")
+            fact, _ = changes.add_fact(repo, loop_question(k), f"答案{k}", LOOP_REPORT, "worker")
             fact_id = fact.id
         elif k % 3 == 2:
-            kbwrite.remove_fact(repo, fact_id, "worker")
+            changes.remove_fact(repo, fact_id, "worker")
         else:
             data = loop_report_text(k).encode("utf-8")
-            prepared = kbwrite.prepare_upload(data, LOOP_SOURCE, folder)
-            kbwrite.save_report(repo, prepared, "worker")
+            prepared = changes.prepare_upload(data, LOOP_SOURCE, folder)
+            changes.save_report(repo, prepared, "worker")
         say(f"done {k}")
 
 
@@ -94,18 +94,18 @@ def run_facts(folder: Path, actor: str, n: int, pause: float) -> None:
     say("ready")
     sys.stdin.readline()
     for i in range(n):
-        kbwrite.add_fact(repo, f"{actor}的第{i}个问题？", f"{actor}的答案{i}", LOOP_REPORT, actor)
+        changes.add_fact(repo, f"{actor}的第{i}个问题？", f"{actor}的答案{i}", LOOP_REPORT, actor)
         if pause:
             time.sleep(pause)
     say("finished")
 
 
 def run_upload(folder: Path, delay: float) -> None:
-    prepared = kbwrite.prepare_upload(upload_text().encode("utf-8"), UPLOAD_NAME, folder)
+    prepared = changes.prepare_upload(upload_text().encode("utf-8"), UPLOAD_NAME, folder)
     say("ready")
     sys.stdin.readline()
     time.sleep(delay)
-    change = kbwrite.save_report(Repository(folder), prepared, "chat:42")
+    change = changes.save_report(Repository(folder), prepared, "chat:42")
     say(f"saved {prepared.report.report_id} #{change.seq}")
 
 
@@ -114,9 +114,9 @@ def run_die(folder: Path, step: str) -> None:
         if name == step:
             os._exit(17)  # like SIGKILL: no finally, no clean-up
 
-    prepared = kbwrite.prepare_upload(upload_text().encode("utf-8"), UPLOAD_NAME, folder)
+    prepared = changes.prepare_upload(upload_text().encode("utf-8"), UPLOAD_NAME, folder)
     say("ready")
-    kbwrite.save_report(Repository(folder, checkpoint=checkpoint), prepared, "chat:42")
+    changes.save_report(Repository(folder, checkpoint=checkpoint), prepared, "chat:42")
     say("step not reached")
 
 
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
         run_die(folder, argv[3])
     else:
         run_loop(folder, int(mode))
-    store.load(folder)  # the folder a finished worker leaves must load
+    validate.load(folder)  # the folder a finished worker leaves must load
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import KNOWLEDGE, RunCli, snapshot
 
-from reportqa import store
+from reportqa.kb import validate
 
 RESULT_KEYS = {
     "report_id",
@@ -240,7 +240,7 @@ def test_reports_json(run_cli: RunCli, shared_kb: Path) -> None:
     rows = json.loads(res.stdout)
     assert isinstance(rows, list) and len(rows) == 5
     assert [r["report_id"] for r in rows] == REPORT_IDS
-    kb = store.load(KNOWLEDGE)
+    kb = validate.load(KNOWLEDGE)
     for row, report in zip(rows, kb.reports, strict=True):
         assert set(row) == {
             "report_id",
@@ -286,7 +286,7 @@ def test_reports_on_a_broken_kb_fails_cleanly(run_cli: RunCli, kb_copy: Path) ->
 def test_validate_bundled(run_cli: RunCli, shared_kb: Path) -> None:
     res = run_cli("validate", env=env_for(shared_kb))
     assert res.returncode == 0, res.stdout + res.stderr
-    kb = store.load(KNOWLEDGE)
+    kb = validate.load(KNOWLEDGE)
     assert res.stdout.splitlines() == [
         f"ok: 5 reports, {kb.passage_count} passages, 0 facts in {shared_kb}"
     ]
@@ -428,7 +428,7 @@ def test_ingest_new_report(run_cli: RunCli, kb_copy: Path, tmp_path: Path, encod
     assert ".history/audit.jsonl" in history  # the change is recorded
     assert all(after[k] == v for k, v in before.items())  # nothing else changed
     assert after["sources/ningbo_caizheng_2021.txt"] == raw.read_bytes()
-    kb = store.load(kb_copy)
+    kb = validate.load(kb_copy)
     assert len(kb.reports) == 6
     report = kb.report("ningbo_caizheng_2021")
     assert report is not None

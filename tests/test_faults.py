@@ -22,10 +22,10 @@ import pytest
 from conftest import ROOT_DIR, RunCli, snapshot
 from filelock import FileLock
 
-from reportqa import kbwrite, store
 from reportqa.extract import MAX_TEXT_CHARS, ExtractError, extract_bytes
 from reportqa.ingest import IngestFailed
-from reportqa.repository import ChangeFailed, ChangeRejected, Repository
+from reportqa.kb import changes, schema, validate
+from reportqa.kb.repository import ChangeFailed, ChangeRejected, Repository
 from reportqa.sandbox import LimitExceeded, Sandbox
 
 R000 = "000_e1829581f26616c9"
@@ -68,9 +68,9 @@ def _env(folder: Path) -> dict[str, str]:
 def _half_removed(folder: Path) -> None:
     """The probe's SIGKILL in the middle of `remove`: the report file is gone, the fact that
     cites it is still in facts.yaml (the process died between the two writes)."""
-    kbwrite.add_fact(Repository(folder), "上城区发改局的问题？", "答案", R004, "setup")
+    changes.add_fact(Repository(folder), "上城区发改局的问题？", "答案", R004, "setup")
     with pytest.raises(Crash):
-        kbwrite.remove_report(
+        changes.remove_report(
             Repository(folder, checkpoint=_die_at(f"after-write:reports/{R004}.yaml")),
             R004,
             "shell",
@@ -123,7 +123,7 @@ def test_snapshot_of_a_read_only_folder_with_a_pending_change(kb_copy: Path) -> 
     repo = Repository(kb_copy)
     with FileLock(str(kb_copy / ".lock")):  # as good as a folder we may not write
         files = repo.snapshot(manifest=True)
-    kb, problems = store.validate(kb_copy, overlay=dict(files), exact=True)
+    kb, problems = validate.check(kb_copy, overlay=dict(files), exact=True)
     assert problems == [] and kb is not None
     assert R004 in {r.report_id for r in kb.reports}
     assert any(f.report_id == R004 for f in kb.facts)
@@ -143,23 +143,23 @@ def test_a_244_byte_file_name_is_ingested_under_a_bounded_name(
     assert done.returncode == 0, done.stderr
     sources = [p.name for p in (kb_copy / "sources").iterdir()]
     kept = [n for n in sources if n.startswith("宁波市财政局")]
-    assert len(kept) == 1 and len(kept[0].encode()) <= store.MAX_NAME_BYTES
+    assert len(kept) == 1 and len(kept[0].encode()) <= schema.MAX_NAME_BYTES
     assert kept[0].endswith(".txt")
     listed = json.loads(run_cli("reports", "--json", env=_env(kb_copy)).stdout)
     assert kept[0] in {r["source_file"] for r in listed}
     # the next change keeps the report (nothing half-saved to roll back)
-    kbwrite.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")
-    assert len(store.load(kb_copy).reports) == 6
+    changes.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")
+    assert len(validate.load(kb_copy).reports) == 6
     assert [e.status for e in Repository(kb_copy).entries()] == ["done", "done"]
 
 
 def test_long_names_stay_distinct_and_bounded() -> None:
-    a = kbwrite.safe_name("报告" * 60 + "甲.docx")
-    b = kbwrite.safe_name("报告" * 60 + "乙.docx")
+    a = changes.safe_name("报告" * 60 + "甲.docx")
+    b = changes.safe_name("报告" * 60 + "乙.docx")
     assert a != b
     assert a.endswith(".docx") and b.endswith(".docx")
-    assert max(len(a.encode()), len(b.encode())) <= store.MAX_NAME_BYTES
-    assert kbwrite.safe_name("x" * 400).endswith(".txt")
+    assert max(len(a.encode()), len(b.encode())) <= schema.MAX_NAME_BYTES
+    assert changes.safe_name("x" * 400).endswith(".txt")
 
 
 def test_a_name_the_file_system_refuses_changes_nothing(kb_copy: Path) -> None:
@@ -168,7 +168,7 @@ def test_a_name_the_file_system_refuses_changes_nothing(kb_copy: Path) -> None:
     with pytest.raises(ChangeFailed, match="没有任何改动"):
         Repository(kb_copy).change("t", "test", "t", lambda r: writes)
     assert snapshot(kb_copy, history=True) == before
-    kbwrite.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")  # the next one works
+    changes.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")  # the next one works
     assert [e.status for e in Repository(kb_copy).entries()] == ["done"]
 
 
@@ -176,7 +176,7 @@ def test_a_write_that_fails_half_way_is_rolled_back_at_once(kb_copy: Path) -> No
     """A failed write (here: the disk fills up after the first of two files) is no crash: it
     is undone at once and said, never left for the next change to roll back without a
     word."""
-    _half_removed_setup = kbwrite.add_fact(Repository(kb_copy), "问题？", "答案", R004, "t")
+    _half_removed_setup = changes.add_fact(Repository(kb_copy), "问题？", "答案", R004, "t")
     assert _half_removed_setup
     before = snapshot(kb_copy)
 
@@ -185,7 +185,7 @@ def test_a_write_that_fails_half_way_is_rolled_back_at_once(kb_copy: Path) -> No
             raise OSError(28, "No space left on device")
 
     with pytest.raises(ChangeFailed, match="已撤回"):
-        kbwrite.remove_report(Repository(kb_copy, checkpoint=disk_full), R004, "t")
+        changes.remove_report(Repository(kb_copy, checkpoint=disk_full), R004, "t")
     assert snapshot(kb_copy) == before
     assert [e.status for e in Repository(kb_copy).entries()] == ["done", "rolled-back"]
     assert Repository(kb_copy).audit()[-1]["outcome"] == "rolled-back"
@@ -206,7 +206,7 @@ def test_ingest_of_the_manifest_never_overwrites_it(kb_copy: Path, run_cli: RunC
     other.write_text(REPORT, encoding="utf-8")
     assert run_cli("ingest", str(other), env=_env(kb_copy)).returncode == 0
     assert run_cli("rebuild", env=_env(kb_copy)).returncode == 0
-    assert kbwrite.safe_name("manifest.yaml") != "manifest.yaml"
+    assert changes.safe_name("manifest.yaml") != "manifest.yaml"
 
 
 def test_validate_checks_the_manifest(kb_copy: Path, run_cli: RunCli) -> None:
@@ -224,18 +224,18 @@ def test_validate_checks_the_manifest(kb_copy: Path, run_cli: RunCli) -> None:
 
 
 def _yaml_claiming(kb: Path, source_file: str, report_id: str = "claimer") -> bytes:
-    report = store.load(kb).reports[0]
-    text = store.dump_report(report)
+    report = validate.load(kb).reports[0]
+    text = schema.dump_report(report)
     text = text.replace(f"source_file: {report.source_file}", f"source_file: {source_file}")
     return text.replace(report.report_id, report_id).encode()
 
 
 def test_a_yaml_upload_cannot_claim_another_reports_raw_file(kb_copy: Path) -> None:
-    other = store.load(kb_copy).reports[1]
-    prepared = kbwrite.prepare_upload(_yaml_claiming(kb_copy, other.source_file), "c.yaml", kb_copy)
+    other = validate.load(kb_copy).reports[1]
+    prepared = changes.prepare_upload(_yaml_claiming(kb_copy, other.source_file), "c.yaml", kb_copy)
     before = snapshot(kb_copy)
     with pytest.raises(ChangeRejected, match="already the raw file of report"):
-        kbwrite.save_report(Repository(kb_copy), prepared, "t")
+        changes.save_report(Repository(kb_copy), prepared, "t")
     assert snapshot(kb_copy) == before
 
 
@@ -243,14 +243,14 @@ def test_a_yaml_upload_cannot_claim_another_reports_raw_file(kb_copy: Path) -> N
 def test_source_file_names_that_cannot_be_raw_files(kb_copy: Path, name: str) -> None:
     data = _yaml_claiming(kb_copy, json.dumps(name), "claimer")
     with pytest.raises(IngestFailed, match="source_file"):
-        kbwrite.prepare_upload(data, "c.yaml", kb_copy)
+        changes.prepare_upload(data, "c.yaml", kb_copy)
 
 
 def test_removal_deletes_only_what_the_removed_report_owns(kb_copy: Path, run_cli: RunCli) -> None:
     """An old folder (written before the check) where a second report claims R001's raw file:
     validate names the double claim, and removing the claimer keeps R001's raw file and flags,
     so a rebuild still re-creates R001."""
-    other = next(r for r in store.load(kb_copy).reports if r.report_id == R001)
+    other = next(r for r in validate.load(kb_copy).reports if r.report_id == R001)
     claimer = _yaml_claiming(kb_copy, other.source_file)
     (kb_copy / "reports" / "claimer.yaml").write_bytes(claimer)
     done = run_cli("validate", env=_env(kb_copy))
@@ -258,11 +258,11 @@ def test_removal_deletes_only_what_the_removed_report_owns(kb_copy: Path, run_cl
     raw = kb_copy / "sources" / other.source_file
     manifest = kb_copy / "sources" / "manifest.yaml"
     before = raw.read_bytes(), manifest.read_bytes()
-    kbwrite.remove_report(Repository(kb_copy), "claimer", "t")
+    changes.remove_report(Repository(kb_copy), "claimer", "t")
     assert (raw.read_bytes(), manifest.read_bytes()) == before
     rebuilt = run_cli("rebuild", env=_env(kb_copy))
     assert rebuilt.returncode == 0 and f"{R001}:" in rebuilt.stderr, rebuilt.stderr
-    kbwrite.remove_report(Repository(kb_copy), R001, "t")  # its owner takes it along
+    changes.remove_report(Repository(kb_copy), R001, "t")  # its owner takes it along
     assert not raw.exists() and other.source_file not in manifest.read_text(encoding="utf-8")
 
 
@@ -387,8 +387,8 @@ def test_a_docx_that_unzips_to_a_huge_document_is_refused_in_bounded_memory(
     assert "文字太多" in stderr and "Traceback" not in stderr, stderr
     assert peak < 600, f"peak RSS {peak:.0f} MB"
     assert snapshot(kb_copy, history=True) == before
-    assert store.validate(kb_copy)[1] == []
-    kbwrite.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")  # the next change works
+    assert validate.check(kb_copy)[1] == []
+    changes.add_fact(Repository(kb_copy), "问题？", "答案", R000, "t")  # the next change works
 
 
 def test_text_longer_than_a_report_is_refused() -> None:
@@ -507,7 +507,7 @@ def test_ingest_of_a_report_with_no_detectable_agency_names_the_flag(
 
 def test_history_is_paged(kb_copy: Path, run_cli: RunCli) -> None:
     for n in range(12):
-        kbwrite.add_fact(Repository(kb_copy), f"第{n}个问题？", "答案", R000, "t")
+        changes.add_fact(Repository(kb_copy), f"第{n}个问题？", "答案", R000, "t")
     first = run_cli("history", "--limit", "5", env=_env(kb_copy))
     assert [line.split("\t")[0] for line in first.stdout.splitlines()] == [
         "#8",
@@ -535,5 +535,5 @@ def test_extraction_errors_never_escape_as_tracebacks(kb_copy: Path, tmp_path: P
     }
     for name, data in cases.items():
         with pytest.raises(IngestFailed) as e:
-            kbwrite.prepare_upload(data, name, kb_copy)
+            changes.prepare_upload(data, name, kb_copy)
         assert str(e.value).startswith(name), str(e.value)

@@ -30,7 +30,7 @@ import telegram_app
 from config import load_settings
 from handlers import ask, errors, views
 from handlers.state import BotData
-from reportqa.live import LiveKnowledge
+from reportqa.kb.live import LiveKnowledge
 from reportqa.models import KnowledgeBase
 from reportqa.search import Engine
 from tests.botapi_stub import EntityParseError, parse_html, utf16_len

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reportqa import store
 from reportqa.extract import extract_text
 from reportqa.ingest import IngestFailed, Overrides, ingest_text
+from reportqa.kb import schema
 from reportqa.normalize import squeeze
 
 SOURCES = Path(__file__).resolve().parent.parent / "knowledge" / "sources"
@@ -105,7 +105,7 @@ def test_no_debris_sections_and_idempotent(name: str) -> None:
         ), word
     body = [p for p in first.passages if p.section[:1] != ("文件信息",)]
     assert sum(1 for p in body if p.section) >= len(body) - 2  # headings become sections
-    assert store.dump_report(first) == store.dump_report(ingest_source(name).report)
+    assert schema.dump_report(first) == schema.dump_report(ingest_source(name).report)
 
 
 def test_debris_lines_are_gone_but_dates_and_attachments_stay() -> None:

@@ -1,4 +1,4 @@
-"""The change store (reportqa.repository, through reportqa.kbwrite) and the live knowledge base:
+"""The change store (reportqa.kb.repository, through reportqa.kb.changes) and the live knowledge base:
 round trips, rejected changes, audit and history, undo across restarts, faults injected at
 every named step, SIGKILL at random moments, concurrent writers (threads, processes, the shell
 racing a chat upload), and reloads that swap a whole engine.
@@ -28,13 +28,13 @@ import pytest
 from conftest import KNOWLEDGE, ROOT_DIR, RunCli, copy_knowledge, snapshot
 from filelock import FileLock
 
-from reportqa import kbwrite, repository, store
 from reportqa.ingest import Overrides
-from reportqa.kbwrite import Prepared
-from reportqa.live import LiveKnowledge, ReloadResult
-from reportqa.loader import open_engine
+from reportqa.kb import changes, repository, schema, validate
+from reportqa.kb.changes import Prepared
+from reportqa.kb.live import LiveKnowledge, ReloadResult
+from reportqa.kb.open import open_engine
+from reportqa.kb.repository import ChangeRejected, Repository, sha
 from reportqa.models import Answer, Fact, ReportQAError
-from reportqa.repository import ChangeRejected, Repository, sha
 from tests import repo_worker
 from tests.repo_worker import UPLOAD_NAME, loop_expected
 
@@ -68,15 +68,15 @@ class Crash(Exception):
 
 def state(folder: Path) -> State:
     """What the knowledge base holds: every report as dumped YAML, and the facts."""
-    kb = store.load(folder)
-    reports = tuple(sorted((r.report_id, store.dump_report(r)) for r in kb.reports))
+    kb = validate.load(folder)
+    reports = tuple(sorted((r.report_id, schema.dump_report(r)) for r in kb.reports))
     return reports, kb.facts
 
 
 def prepare_text(
     folder: Path, name: str, text: str, overrides: Overrides | None = None
 ) -> Prepared:
-    return kbwrite.prepare_upload(text.encode("utf-8"), name, folder, overrides)
+    return changes.prepare_upload(text.encode("utf-8"), name, folder, overrides)
 
 
 def stray_temp_files(folder: Path) -> list[str]:
@@ -120,23 +120,23 @@ def test_add_fact_then_remove_fact_round_trip(kb_copy: Path) -> None:
     before = state(kb_copy)
     reports_before = {k: v for k, v in snapshot(kb_copy).items() if k != "facts.yaml"}
 
-    fact, change = kbwrite.add_fact(
+    fact, change = changes.add_fact(
         repo, " 上城区发改局的测试问题？ ", " 测试答案 ", R004, "admin:1", ("另一问法", " "), "一、"
     )
     assert fact == Fact("f1", "上城区发改局的测试问题？", "测试答案", R004, ("另一问法",), "一、")
     assert (change.actor, change.action, change.status) == ("admin:1", "add-fact", "done")
     assert set(change.files) == {"facts.yaml"}
-    assert store.load(kb_copy).facts == (fact,)
+    assert validate.load(kb_copy).facts == (fact,)
     assert repo.facts() == [fact]
 
-    second, _ = kbwrite.add_fact(repo, "第二个问题？", "第二个答案", R000, "admin:1")
+    second, _ = changes.add_fact(repo, "第二个问题？", "第二个答案", R000, "admin:1")
     assert second.id == "f2"
-    kbwrite.remove_fact(repo, "f1", "admin:2")
-    assert store.load(kb_copy).facts == (second,)
-    third, _ = kbwrite.add_fact(repo, "第三个问题？", "第三个答案", R000, "admin:1")
+    changes.remove_fact(repo, "f1", "admin:2")
+    assert validate.load(kb_copy).facts == (second,)
+    third, _ = changes.add_fact(repo, "第三个问题？", "第三个答案", R000, "admin:1")
     assert third.id == "f3"  # the next free number after the highest kept
-    kbwrite.remove_fact(repo, "f2", "admin:2")
-    kbwrite.remove_fact(repo, "f3", "admin:2")
+    changes.remove_fact(repo, "f2", "admin:2")
+    changes.remove_fact(repo, "f3", "admin:2")
 
     assert state(kb_copy) == before
     assert {k: v for k, v in snapshot(kb_copy).items() if k != "facts.yaml"} == reports_before
@@ -152,51 +152,51 @@ def test_save_report_of_a_new_raw_text(kb_copy: Path) -> None:
     assert {"一、主要工作及成效", "（一）加强组织领导", "（二）推进依法行政"} <= sections
     assert any("召开专题会议6次" in p.text for p in report.passages)
 
-    change = kbwrite.save_report(Repository(kb_copy), prepared, "chat:7")
+    change = changes.save_report(Repository(kb_copy), prepared, "chat:7")
 
-    kb = store.load(kb_copy)
+    kb = validate.load(kb_copy)
     assert len(kb.reports) == 6
     saved = kb.report(report.report_id)
-    assert saved is not None and store.dump_report(saved) == store.dump_report(report)
+    assert saved is not None and schema.dump_report(saved) == schema.dump_report(report)
     assert (kb_copy / "sources" / NINGBO_NAME).read_bytes() == NINGBO_TEXT.encode("utf-8")
     assert (kb_copy / "sources" / "manifest.yaml").read_bytes() == manifest  # no flags given
     assert set(change.files) == {f"reports/{report.report_id}.yaml", f"sources/{NINGBO_NAME}"}
     assert change.action == "add-report" and change.target == report.report_id
     with pytest.raises(ChangeRejected, match="无需保存"):
-        kbwrite.save_report(Repository(kb_copy), prepared, "chat:7")
+        changes.save_report(Repository(kb_copy), prepared, "chat:7")
 
 
 def test_save_report_with_flags_records_them_in_the_manifest(kb_copy: Path) -> None:
     flags = Overrides(title="宁波市财政局2021年度法治政府建设情况报告", doc_type="年度报告")
     prepared = prepare_text(kb_copy, NINGBO_NAME, NINGBO_TEXT, flags)
     assert prepared.report.title == flags.title
-    change = kbwrite.save_report(Repository(kb_copy), prepared, "chat:7")
+    change = changes.save_report(Repository(kb_copy), prepared, "chat:7")
     assert "sources/manifest.yaml" in change.files
-    manifest = kbwrite.read_manifest(kb_copy)
+    manifest = changes.read_manifest(kb_copy)
     assert manifest[NINGBO_NAME] == {"title": flags.title, "doc_type": "年度报告"}
     assert f"{R001}.txt" in manifest  # the other entries are kept
-    kbwrite.remove_report(Repository(kb_copy), prepared.report.report_id, "shell")
-    assert NINGBO_NAME not in kbwrite.read_manifest(kb_copy)
-    assert f"{R001}.txt" in kbwrite.read_manifest(kb_copy)
+    changes.remove_report(Repository(kb_copy), prepared.report.report_id, "shell")
+    assert NINGBO_NAME not in changes.read_manifest(kb_copy)
+    assert f"{R001}.txt" in changes.read_manifest(kb_copy)
 
 
 def test_remove_report_removes_yaml_source_manifest_entry_and_its_facts(kb_copy: Path) -> None:
     repo = Repository(kb_copy)
-    cites_001, _ = kbwrite.add_fact(repo, "上海市经信委的测试问题？", "答案一", R001, "admin")
-    cites_004, _ = kbwrite.add_fact(repo, "上城区发改局的测试问题？", "答案二", R004, "admin")
+    cites_001, _ = changes.add_fact(repo, "上海市经信委的测试问题？", "答案一", R001, "admin")
+    cites_004, _ = changes.add_fact(repo, "上城区发改局的测试问题？", "答案二", R004, "admin")
     others = {
         k: v
         for k, v in snapshot(kb_copy).items()
         if R001 not in k and k not in ("facts.yaml", "sources/manifest.yaml")
     }
-    assert f"{R001}.txt" in kbwrite.read_manifest(kb_copy)
+    assert f"{R001}.txt" in changes.read_manifest(kb_copy)
 
-    change = kbwrite.remove_report(repo, R001, "shell:root")
+    change = changes.remove_report(repo, R001, "shell:root")
 
     assert not (kb_copy / "reports" / f"{R001}.yaml").exists()
     assert not (kb_copy / "sources" / f"{R001}.txt").exists()
-    assert f"{R001}.txt" not in kbwrite.read_manifest(kb_copy)
-    kb = store.load(kb_copy)
+    assert f"{R001}.txt" not in changes.read_manifest(kb_copy)
+    kb = validate.load(kb_copy)
     assert len(kb.reports) == 4 and kb.report(R001) is None
     assert kb.facts == (cites_004,)
     assert cites_001 not in kb.facts
@@ -210,31 +210,31 @@ def test_remove_report_removes_yaml_source_manifest_entry_and_its_facts(kb_copy:
     now = snapshot(kb_copy)
     assert {k: now[k] for k in others} == others  # nothing else was touched
     with pytest.raises(ChangeRejected, match="没有报告"):
-        kbwrite.remove_report(repo, R001, "shell:root")
+        changes.remove_report(repo, R001, "shell:root")
 
 
 def test_changes_that_would_break_the_kb_are_rejected_and_write_nothing(kb_copy: Path) -> None:
     repo = Repository(kb_copy)
     prepared = prepare_text(kb_copy, NINGBO_NAME, NINGBO_TEXT)
-    kbwrite.save_report(repo, prepared, "chat:1")  # so there is history and an audit log
-    kbwrite.add_fact(repo, "已有的问题？", "已有的答案", R004, "admin")
+    changes.save_report(repo, prepared, "chat:1")  # so there is history and an audit log
+    changes.add_fact(repo, "已有的问题？", "已有的答案", R004, "admin")
     # a YAML upload that reuses the passage ids of report 004 under another report id
     clash_yaml = (kb_copy / "reports" / f"{R004}.yaml").read_text(encoding="utf-8")
     clash_yaml = clash_yaml.replace(f"report_id: {R004}", "report_id: copy-of-004", 1)
-    clash = kbwrite.prepare_upload(clash_yaml.encode("utf-8"), "copy-of-004.yaml", kb_copy)
+    clash = changes.prepare_upload(clash_yaml.encode("utf-8"), "copy-of-004.yaml", kb_copy)
     before = snapshot(kb_copy, history=True)
     assert ".history/audit.jsonl" in before
 
     attempts: list[tuple[str, Callable[[], object]]] = [
         (
             "unknown report 'no-such-report'",
-            lambda: kbwrite.add_fact(repo, "问题？", "答案", "no-such-report", "admin"),
+            lambda: changes.add_fact(repo, "问题？", "答案", "no-such-report", "admin"),
         ),
-        ("不能为空", lambda: kbwrite.add_fact(repo, "  ", "答案", R004, "admin")),
-        ("f99", lambda: kbwrite.remove_fact(repo, "f99", "admin")),
-        ("没有报告", lambda: kbwrite.remove_report(repo, "no-such-report", "admin")),
-        ("无需保存", lambda: kbwrite.save_report(repo, prepared, "admin")),
-        ("also in", lambda: kbwrite.save_report(repo, clash, "admin")),
+        ("不能为空", lambda: changes.add_fact(repo, "  ", "答案", R004, "admin")),
+        ("f99", lambda: changes.remove_fact(repo, "f99", "admin")),
+        ("没有报告", lambda: changes.remove_report(repo, "no-such-report", "admin")),
+        ("无需保存", lambda: changes.save_report(repo, prepared, "admin")),
+        ("also in", lambda: changes.save_report(repo, clash, "admin")),
     ]
     for message, attempt in attempts:
         with pytest.raises(ChangeRejected, match=re.escape(message)):
@@ -246,7 +246,7 @@ def test_changes_that_would_break_the_kb_are_rejected_and_write_nothing(kb_copy:
     (kb_copy / "facts.yaml").write_bytes(broken)
     broken_snapshot = snapshot(kb_copy, history=True)
     with pytest.raises(ChangeRejected, match="facts.yaml"):
-        kbwrite.add_fact(repo, "问题？", "答案", R004, "admin")
+        changes.add_fact(repo, "问题？", "答案", R004, "admin")
     assert snapshot(kb_copy, history=True) == broken_snapshot
 
 
@@ -254,9 +254,9 @@ def test_audit_log_records_time_actor_action_target_and_hashes(kb_copy: Path) ->
     repo = Repository(kb_copy)
     started = time.time()
     original_004 = (kb_copy / "reports" / f"{R004}.yaml").read_bytes()
-    fact, added = kbwrite.add_fact(repo, "审计测试的问题？", "审计答案", R004, "admin:99")
+    fact, added = changes.add_fact(repo, "审计测试的问题？", "审计答案", R004, "admin:99")
     facts_after_add = (kb_copy / "facts.yaml").read_bytes()
-    removed = kbwrite.remove_report(repo, R004, "shell:root")
+    removed = changes.remove_report(repo, R004, "shell:root")
 
     lines = (kb_copy / ".history" / "audit.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
@@ -275,7 +275,7 @@ def test_audit_log_records_time_actor_action_target_and_hashes(kb_copy: Path) ->
         "before": sha(facts_after_add),
         "after": sha((kb_copy / "facts.yaml").read_bytes()),
     }
-    assert fact not in store.load(kb_copy).facts
+    assert fact not in validate.load(kb_copy).facts
 
 
 def test_history_keeps_at_most_keep_versions(
@@ -284,25 +284,27 @@ def test_history_keeps_at_most_keep_versions(
     monkeypatch.setattr(repository, "KEEP_VERSIONS", 3)
     repo = Repository(kb_copy)
     for i in range(5):
-        kbwrite.add_fact(repo, f"第{i}个问题？", f"答案{i}", R004, "admin")
+        changes.add_fact(repo, f"第{i}个问题？", f"答案{i}", R004, "admin")
     assert [e.seq for e in repo.entries()] == [3, 4, 5]
     dirs = sorted(p.name for p in (kb_copy / ".history").iterdir() if p.is_dir())
     assert dirs == ["00000003", "00000004", "00000005"]
     assert len(repo.audit(limit=100)) == 5  # the audit log keeps every change
     # the kept versions still undo, newest first
     repo.undo("admin")
-    assert [f.question for f in store.load(kb_copy).facts] == [f"第{i}个问题？" for i in range(4)]
+    assert [f.question for f in validate.load(kb_copy).facts] == [
+        f"第{i}个问题？" for i in range(4)
+    ]
     assert len(repo.entries()) == 3
 
 
 def test_undo_walks_back_byte_identically_across_restarts(kb_copy: Path, run_cli: RunCli) -> None:
     versions = [snapshot(kb_copy)]
-    kbwrite.add_fact(Repository(kb_copy), "上城区发改局的问题？", "答案", R004, "admin")
+    changes.add_fact(Repository(kb_copy), "上城区发改局的问题？", "答案", R004, "admin")
     versions.append(snapshot(kb_copy))
     prepared = prepare_text(kb_copy, NINGBO_NAME, NINGBO_TEXT)
-    kbwrite.save_report(Repository(kb_copy), prepared, "chat:1")
+    changes.save_report(Repository(kb_copy), prepared, "chat:1")
     versions.append(snapshot(kb_copy))
-    kbwrite.remove_report(Repository(kb_copy), R004, "shell")  # also removes the fact
+    changes.remove_report(Repository(kb_copy), R004, "shell")  # also removes the fact
     versions.append(snapshot(kb_copy))
     assert len({tuple(sorted(v.items())) for v in versions}) == 4
 
@@ -345,11 +347,11 @@ def _setup_nothing(folder: Path) -> None:
 
 
 def _setup_fact_citing_004(folder: Path) -> None:
-    kbwrite.add_fact(Repository(folder), "上城区发改局的已有问题？", "已有答案", R004, "setup")
+    changes.add_fact(Repository(folder), "上城区发改局的已有问题？", "已有答案", R004, "setup")
 
 
 def _save_new_report(repo: Repository, folder: Path) -> None:
-    kbwrite.save_report(repo, prepare_text(folder, NINGBO_NAME, NINGBO_TEXT), "chat:1")
+    changes.save_report(repo, prepare_text(folder, NINGBO_NAME, NINGBO_TEXT), "chat:1")
 
 
 def _replace_004(repo: Repository, folder: Path) -> None:
@@ -361,15 +363,15 @@ def _replace_004(repo: Repository, folder: Path) -> None:
     )
     prepared = prepare_text(folder, f"{R004}.txt", text)
     assert prepared.report.report_id == R004
-    kbwrite.save_report(repo, prepared, "chat:1")
+    changes.save_report(repo, prepared, "chat:1")
 
 
 def _remove_004(repo: Repository, folder: Path) -> None:
-    kbwrite.remove_report(repo, R004, "shell:root")
+    changes.remove_report(repo, R004, "shell:root")
 
 
 def _add_fact(repo: Repository, folder: Path) -> None:
-    kbwrite.add_fact(repo, "上城区发改局新增的问题？", "新增答案", R004, "admin")
+    changes.add_fact(repo, "上城区发改局新增的问题？", "新增答案", R004, "admin")
 
 
 @dataclass(frozen=True)
@@ -441,8 +443,8 @@ def test_a_crash_at_any_step_recovers_to_the_old_or_the_new_version(
         assert all(status != "pending" for _, _, status in statuses(folder)), step
         assert stray_temp_files(folder) == [], step
         assert Repository(folder).recover() == []  # recovering twice changes nothing
-        fact, _ = kbwrite.add_fact(Repository(folder), "恢复之后的问题？", "恢复之后", R000, "t")
-        assert fact in store.load(folder).facts, step
+        fact, _ = changes.add_fact(Repository(folder), "恢复之后的问题？", "恢复之后", R000, "t")
+        assert fact in validate.load(folder).facts, step
 
 
 def test_the_next_change_recovers_first(kb_copy: Path) -> None:
@@ -454,7 +456,7 @@ def test_the_next_change_recovers_first(kb_copy: Path) -> None:
         _remove_004(Repository(kb_copy, checkpoint=_crash_at(2, calls)), kb_copy)
     assert calls[-1] == f"after-write:reports/{R004}.yaml"
     assert not (kb_copy / "reports" / f"{R004}.yaml").exists()  # half done
-    kbwrite.add_fact(Repository(kb_copy), "另一个问题？", "另一个答案", R000, "t")
+    changes.add_fact(Repository(kb_copy), "另一个问题？", "另一个答案", R000, "t")
     reports, facts = state(kb_copy)
     assert reports == old[0]  # the removal was rolled back
     assert [f.question for f in facts] == [*(f.question for f in old[1]), "另一个问题？"]
@@ -480,8 +482,8 @@ def test_live_knowledge_recovers_when_it_opens(kb_copy: Path) -> None:
 
 def test_undo_after_a_crash_while_marking_the_change_undone_walks_back(kb_copy: Path) -> None:
     repo = Repository(kb_copy)
-    kbwrite.add_fact(repo, "问题一？", "答案一", R004, "admin")
-    kbwrite.add_fact(repo, "问题二？", "答案二", R004, "admin")
+    changes.add_fact(repo, "问题一？", "答案一", R004, "admin")
+    changes.add_fact(repo, "问题二？", "答案二", R004, "admin")
 
     def die_after_done(step: str) -> None:
         if step == "after-done":
@@ -490,9 +492,9 @@ def test_undo_after_a_crash_while_marking_the_change_undone_walks_back(kb_copy: 
     with pytest.raises(Crash):
         Repository(kb_copy, checkpoint=die_after_done).undo("admin")
     Repository(kb_copy).recover()
-    assert [f.question for f in store.load(kb_copy).facts] == ["问题一？"]  # the undo is done
+    assert [f.question for f in validate.load(kb_copy).facts] == ["问题一？"]  # the undo is done
     Repository(kb_copy).undo("admin")
-    assert store.load(kb_copy).facts == ()  # walks back to before 问题一
+    assert validate.load(kb_copy).facts == ()  # walks back to before 问题一
 
 
 def test_a_change_that_took_effect_is_in_the_audit_log_after_a_crash(kb_copy: Path) -> None:
@@ -503,7 +505,7 @@ def test_a_change_that_took_effect_is_in_the_audit_log_after_a_crash(kb_copy: Pa
     with pytest.raises(Crash):
         _add_fact(Repository(kb_copy, checkpoint=die_after_done), kb_copy)
     Repository(kb_copy).recover()
-    assert len(store.load(kb_copy).facts) == 1  # the change took effect
+    assert len(validate.load(kb_copy).facts) == 1  # the change took effect
     assert [(r["action"], r["outcome"]) for r in Repository(kb_copy).audit()] == [
         ("add-fact", "done")
     ]
@@ -531,7 +533,7 @@ def test_a_busy_lock_gives_a_message_fit_for_the_user(
     monkeypatch.setattr(repository, "LOCK_TIMEOUT", 0.3)
     before = snapshot(kb_copy, history=True)
     with FileLock(str(kb_copy / repository.LOCK)), pytest.raises(ReportQAError):
-        kbwrite.add_fact(Repository(kb_copy), "问题？", "答案", R004, "admin")
+        changes.add_fact(Repository(kb_copy), "问题？", "答案", R004, "admin")
     assert snapshot(kb_copy, history=True) == before
 
 
@@ -539,7 +541,7 @@ def test_a_busy_lock_gives_a_message_fit_for_the_user(
 
 
 def _loop_state(folder: Path) -> tuple[tuple[str, ...], int | None]:
-    kb = store.load(folder)
+    kb = validate.load(folder)
     report = kb.report("worker-report")
     counter = None
     if report is not None:
@@ -578,9 +580,9 @@ def test_sigkill_at_random_moments_leaves_the_state_of_k_or_k_plus_1_changes(
         assert all(status != "pending" for _, _, status in statuses(folder))
 
         t0 = time.monotonic()
-        fact, _ = kbwrite.add_fact(Repository(folder), "杀死之后的问题？", "答案", R000, "t")
+        fact, _ = changes.add_fact(Repository(folder), "杀死之后的问题？", "答案", R000, "t")
         assert time.monotonic() - t0 < 5
-        assert fact in store.load(folder).facts
+        assert fact in validate.load(folder).facts
     assert max(seen_k) >= 3, seen_k  # the kills did land among the changes
     assert time.monotonic() - started < 40
 
@@ -605,7 +607,7 @@ def test_two_processes_adding_facts_at_once_lose_nothing(
         assert proc.returncode == 0, err
         assert "finished" in out
 
-    facts = store.load(kb_copy).facts
+    facts = validate.load(kb_copy).facts
     assert len(facts) == 50
     assert len({f.id for f in facts}) == 50
     assert {f.question for f in facts} == {
@@ -630,7 +632,7 @@ def test_two_threads_adding_facts_at_once_lose_nothing(kb_copy: Path, shared: bo
         try:
             barrier.wait(timeout=10)
             for i in range(25):
-                kbwrite.add_fact(repo, f"{actor}的第{i}个问题？", f"答案{i}", R004, actor)
+                changes.add_fact(repo, f"{actor}的第{i}个问题？", f"答案{i}", R004, actor)
         except BaseException as e:
             errors.append(e)
 
@@ -640,7 +642,7 @@ def test_two_threads_adding_facts_at_once_lose_nothing(kb_copy: Path, shared: bo
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
-    facts = store.load(kb_copy).facts
+    facts = validate.load(kb_copy).facts
     assert len(facts) == 50 and len({f.id for f in facts}) == 50
     assert len({f.question for f in facts}) == 50
 
@@ -667,7 +669,7 @@ def test_a_shell_remove_racing_a_chat_upload_loses_neither(
     assert not (kb_copy / "reports" / f"{R004}.yaml").exists()
     assert not (kb_copy / "sources" / f"{R004}.txt").exists()
     assert (kb_copy / "sources" / UPLOAD_NAME).exists()
-    kb = store.load(kb_copy)
+    kb = validate.load(kb_copy)
     assert kb.report(R004) is None and kb.report(new_id) is not None
     assert len(kb.reports) == 5
     done = {
@@ -709,7 +711,7 @@ def test_live_reload_picks_up_changes_and_keeps_serving_through_a_broken_edit(
     assert knowledge.reload() == ReloadResult(False)
     assert knowledge.engine is first
 
-    fact, _ = kbwrite.add_fact(Repository(kb_copy), QUESTION, ANSWER, R004, "admin")
+    fact, _ = changes.add_fact(Repository(kb_copy), QUESTION, ANSWER, R004, "admin")
     assert knowledge.changed_on_disk()
     assert knowledge.reload() == ReloadResult(True)
     second = knowledge.engine
@@ -745,7 +747,7 @@ def test_questions_asked_during_reloads_see_the_old_or_the_new_knowledge(kb_copy
     knowledge = LiveKnowledge(kb_copy)
     repo = Repository(kb_copy)
     absent = _key(knowledge.engine.ask(QUESTION))
-    fact, _ = kbwrite.add_fact(repo, QUESTION, ANSWER, R004, "admin")
+    fact, _ = changes.add_fact(repo, QUESTION, ANSWER, R004, "admin")
     assert knowledge.reload().changed
     present = _key(knowledge.engine.ask(QUESTION))
     assert present != absent
@@ -772,9 +774,9 @@ def test_questions_asked_during_reloads_see_the_old_or_the_new_knowledge(kb_copy
     try:
         for i in range(5):
             if i % 2 == 0:
-                kbwrite.remove_fact(repo, fact.id, "admin")
+                changes.remove_fact(repo, fact.id, "admin")
             else:
-                again, _ = kbwrite.add_fact(repo, QUESTION, ANSWER, R004, "admin")
+                again, _ = changes.add_fact(repo, QUESTION, ANSWER, R004, "admin")
                 assert again == fact
             assert knowledge.reload() == ReloadResult(True)
             time.sleep(0.05)
@@ -832,21 +834,21 @@ def test_the_index_cache_is_never_keyed_by_other_content(
 ) -> None:
     """A change written between reading and parsing cannot end up cached under the hash of
     other content: the engine parses exactly the bytes it hashed."""
-    real_validate = store.validate
+    real_validate = validate.check
     raced: list[bool] = []
 
     def validate_while_an_admin_adds_a_fact(*args, **kwargs):  # type: ignore[no-untyped-def]
         if not raced:
             raced.append(True)
-            kbwrite.add_fact(Repository(kb_copy), QUESTION, ANSWER, R004, "admin")
+            changes.add_fact(Repository(kb_copy), QUESTION, ANSWER, R004, "admin")
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(store, "validate", validate_while_an_admin_adds_a_fact)
+    monkeypatch.setattr(validate, "check", validate_while_an_admin_adds_a_fact)
     assert open_engine(kb_copy).kb.facts == ()  # what was read before the fact was added
-    monkeypatch.setattr(store, "validate", real_validate)
+    monkeypatch.setattr(validate, "check", real_validate)
     assert len(open_engine(kb_copy).kb.facts) == 1  # the new content: its own cache entry
     Repository(kb_copy).undo("admin")  # the folder holds the old content again
-    assert store.load(kb_copy).facts == ()
+    assert validate.load(kb_copy).facts == ()
     assert open_engine(kb_copy).kb.facts == ()  # a restart: served from the right cache
 
 
@@ -858,12 +860,12 @@ def test_uploads_of_two_agencies_with_chinese_file_names_do_not_replace_each_oth
 ) -> None:
     repo = Repository(kb_copy)
     ningbo = prepare_text(kb_copy, NINGBO_NAME, NINGBO_TEXT)
-    kbwrite.save_report(repo, ningbo, "chat:1")
+    changes.save_report(repo, ningbo, "chat:1")
     other_text = NINGBO_TEXT.replace("宁波市财政局", "杭州市民政局").replace("6次", "9次")
     other = prepare_text(kb_copy, "杭州市民政局2021年法治政府建设工作总结.txt", other_text)
     with contextlib.suppress(ChangeRejected):  # refusing it is fine; losing the first is not
-        kbwrite.save_report(repo, other, "chat:2")
-    agencies = {r.agency for r in store.load(kb_copy).reports}
+        changes.save_report(repo, other, "chat:2")
+    agencies = {r.agency for r in validate.load(kb_copy).reports}
     assert "宁波市财政局" in agencies
 
 

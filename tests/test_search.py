@@ -6,7 +6,7 @@ import pytest
 
 import render
 from reportqa.index import Index
-from reportqa.loader import build
+from reportqa.kb.open import build
 from reportqa.models import Fact, KnowledgeBase, Passage, Report
 from reportqa.search import Engine, value_kind
 

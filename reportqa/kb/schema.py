@@ -1,20 +1,16 @@
-"""The YAML knowledge base on disk: schema, validation with file:line errors, atomic writes.
+"""The knowledge base's YAML schema: the keys each file holds, parsing YAML into the dataclasses
+with `path:line` problems, and the one serialiser back (YAML for the files, plain dicts for the
+JSON index cache and `facts list --json`).
 
-Layout under the knowledge folder: `reports/<report-id>.yaml` (one report each),
-`facts.yaml` (curated question/answer pairs) and `sources/` (the raw texts, so the knowledge
-base can be rebuilt). YAML is only ever read with PyYAML's C safe loader; anchors and aliases
-are refused, so a file cannot expand into something huge. Every problem is reported as
-`path:line: message`, and writes go to a temporary file that is fsynced and renamed, so a
-reader never sees half a file.
+YAML is only ever read with PyYAML's C safe loader; anchors and aliases are refused, so a file
+cannot expand into something huge.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,37 +78,6 @@ class KnowledgeError(ReportQAError):
         if len(self.problems) > 20:
             shown.append(f"… and {len(self.problems) - 20} more problem(s)")
         super().__init__("\n".join(shown))
-
-
-# ---------------------------------------------------------------- reading
-
-
-def report_files(folder: Path) -> list[Path]:
-    return sorted((folder / "reports").glob("*.yaml")) if (folder / "reports").is_dir() else []
-
-
-def is_knowledge_file(rel: str, manifest: bool = False) -> bool:
-    """Whether `rel` (a path relative to the folder) is one of the files knowledge_files()
-    reads."""
-    if rel == "facts.yaml" or (manifest and rel == MANIFEST_REL):
-        return True
-    return rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1
-
-
-def knowledge_files(folder: Path, manifest: bool = False) -> dict[str, bytes]:
-    """relative path -> bytes of every knowledge file (reports/*.yaml, facts.yaml, and with
-    `manifest` sources/manifest.yaml), each read once: a hash and a parse of them must see
-    the same bytes."""
-    paths = [*report_files(folder), folder / "facts.yaml"]
-    if manifest:
-        paths.append(folder / MANIFEST_REL)
-    files: dict[str, bytes] = {}
-    for path in paths:
-        try:
-            files[path.relative_to(folder).as_posix()] = path.read_bytes()
-        except FileNotFoundError:
-            continue
-    return files
 
 
 def read_text(path: Path, problems: list[Problem], data: bytes | None = None) -> str | None:
@@ -377,118 +342,6 @@ def parse_manifest(text: str, path: str, problems: list[Problem]) -> dict[str, d
     return out
 
 
-def validate(
-    folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
-) -> tuple[KnowledgeBase | None, list[Problem]]:
-    """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
-    None for a deleted file) checks the folder as it would be after a change. With `exact`,
-    the overlay is the whole knowledge base and the folder is not read at all."""
-    overlay = overlay or {}
-    problems: list[Problem] = []
-    reports: list[Report] = []
-    ids: dict[str, str] = {}
-    passage_ids: dict[str, str] = {}
-    owners: dict[str, str] = {}  # source_file -> the report whose raw file it is
-    paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
-    for rel in overlay:
-        if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
-            paths[rel] = folder / rel
-    broken: set[str] = set()  # report ids of files that did not load (facts citing them are
-    for rel, path in sorted(paths.items()):  # not reported again: the file's error is the news)
-        if rel in overlay and overlay[rel] is None:
-            continue
-        broken.add(path.stem)
-        text = read_text(path, problems, overlay.get(rel))
-        if text is None:
-            continue
-        report = parse_report(text, str(path), problems)
-        if report is None:
-            continue
-        if report.report_id in ids:
-            problems.append(
-                Problem(
-                    str(path),
-                    1,
-                    f"duplicate report_id {report.report_id!r} (also in {ids[report.report_id]})",
-                )
-            )
-            continue
-        if path.stem != report.report_id:
-            problems.append(Problem(str(path), 1, f"file name must be {report.report_id}.yaml"))
-        for p in report.passages:
-            if p.id in passage_ids:
-                problems.append(
-                    Problem(
-                        str(path),
-                        _line_of(text, p.id),
-                        f"passage id {p.id!r} also in {passage_ids[p.id]}",
-                    )
-                )
-            passage_ids[p.id] = str(path)
-        if report.source_file in owners:  # removing one report must never delete another's
-            problems.append(
-                Problem(
-                    str(path),
-                    _line_of(text, report.source_file),
-                    f"source_file {report.source_file!r} is already the raw file of report "
-                    f"{owners[report.source_file]!r}",
-                )
-            )
-            continue
-        if report.source_file:
-            owners[report.source_file] = report.report_id
-        ids[report.report_id] = str(path)
-        broken.discard(path.stem)
-        reports.append(report)
-    facts: tuple[Fact, ...] = ()
-    facts_path = folder / "facts.yaml"
-    facts_data = overlay.get("facts.yaml") if "facts.yaml" in overlay else None
-    if ("facts.yaml" in overlay and facts_data is not None) or (
-        "facts.yaml" not in overlay and not exact and facts_path.exists()
-    ):
-        text = read_text(facts_path, problems, facts_data)
-        if text is not None:
-            facts = parse_facts(text, str(facts_path), problems)
-            for fact in facts:
-                if fact.report_id not in ids and fact.report_id not in broken:
-                    problems.append(
-                        Problem(
-                            str(facts_path),
-                            _line_of(text, fact.report_id, after=_line_of(text, f"id: {fact.id}")),
-                            f"fact {fact.id!r} names unknown report {fact.report_id!r}",
-                        )
-                    )
-    manifest_path = folder / MANIFEST_REL
-    check_manifest = (MANIFEST_REL in overlay and overlay[MANIFEST_REL] is not None) or (
-        MANIFEST_REL not in overlay and not exact and manifest_path.exists()
-    )
-    if check_manifest:
-        text = read_text(manifest_path, problems, overlay.get(MANIFEST_REL))
-        if text is not None:
-            parse_manifest(text, str(manifest_path), problems)
-    if problems:
-        return None, problems
-    return KnowledgeBase(tuple(reports), facts), []
-
-
-def _line_of(text: str, needle: str, after: int = 0) -> int:
-    """The first line (from line `after` on) that holds `needle`, for problems found after
-    parsing; 1 when it cannot be found."""
-    pattern = re.compile(rf"(?<![\w-]){re.escape(needle)}(?![\w-])")
-    for number, line in enumerate(text.split("\n"), 1):
-        if number >= after and pattern.search(line):
-            return number
-    return 1
-
-
-def load(folder: Path) -> KnowledgeBase:
-    """The knowledge base in `folder`; KnowledgeError if any file has a problem."""
-    kb, problems = validate(folder)
-    if kb is None:
-        raise KnowledgeError(problems)
-    return kb
-
-
 # ---------------------------------------------------------------- writing
 
 
@@ -571,33 +424,32 @@ def dump_facts(facts: Iterable[Fact]) -> str:
     return dump_yaml({"facts": [fact_to_dict(f, compact=True) for f in facts]})
 
 
-def atomic_write(
-    path: Path, data: str | bytes, checkpoint: Callable[[str], None] | None = None
-) -> None:
-    """Write via a temporary file in the same folder: fsync, rename, fsync the folder.
-    `checkpoint` (tests inject faults there) is called before and after the rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:  # keep the file's permissions (mkstemp makes it owner-only)
-            os.fchmod(fd, path.stat().st_mode & 0o7777)
-        except FileNotFoundError:
-            os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        if checkpoint:
-            checkpoint(f"before-rename:{path.name}")
-        os.replace(tmp, path)
-        if checkpoint:
-            checkpoint(f"after-rename:{path.name}")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def report_from_dict(r: dict[str, Any]) -> Report:
+    """The inverse of report_to_dict (for data this program wrote: no validation)."""
+    return Report(
+        report_id=r["report_id"],
+        title=r["title"],
+        agency=r["agency"],
+        year=r["year"],
+        doc_type=r["doc_type"],
+        source_file=r["source_file"],
+        passages=tuple(Passage(p["id"], tuple(p["section"]), p["text"]) for p in r["passages"]),
+        agency_short=tuple(r["agency_short"]),
+        region=tuple(r["region"]),
+        published=r["published"],
+        script=r["script"],
+    )
+
+
+def kb_to_dict(kb: KnowledgeBase) -> dict[str, Any]:
+    """The whole knowledge base as plain data (the index cache keeps it as JSON)."""
+    return {
+        "reports": [report_to_dict(r) for r in kb.reports],
+        "facts": [fact_to_dict(f) for f in kb.facts],
+    }
+
+
+def kb_from_dict(data: dict[str, Any]) -> KnowledgeBase:
+    """The inverse of kb_to_dict."""
+    reports = tuple(report_from_dict(r) for r in data["reports"])
+    return KnowledgeBase(reports, tuple(fact_from_dict(f) for f in data["facts"]))

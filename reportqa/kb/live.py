@@ -15,10 +15,10 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reportqa import store
-from reportqa.loader import open_engine
+from reportqa.kb import layout, schema
+from reportqa.kb.open import open_engine
+from reportqa.kb.repository import Repository
 from reportqa.models import ReportQAError
-from reportqa.repository import Repository
 from reportqa.search import Engine
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ReloadResult:
 def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """A cheap fingerprint of the knowledge files (name, size, mtime): no file is read."""
     out = []
-    for path in [*store.report_files(folder), folder / "facts.yaml"]:
+    for path in [*layout.report_files(folder), folder / "facts.yaml"]:
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -52,7 +52,7 @@ class LiveKnowledge:
         except OSError as e:  # a read-only folder: open_engine reads around a pending change
             log.warning("could not recover the knowledge folder: %s", e)
         self._signature = signature(folder)
-        self._reports_digest = _reports_digest(store.knowledge_files(folder))
+        self._reports_digest = _reports_digest(layout.knowledge_files(folder))
         self._engine = engine if engine is not None else open_engine(folder)
         self._reload_lock = threading.Lock()
         self.last_problems: tuple[str, ...] = ()
@@ -69,9 +69,9 @@ class LiveKnowledge:
         if reports != self._reports_digest:
             self._reports_digest = reports
             return None
-        problems: list[store.Problem] = []
-        text = store.read_text(self.folder / "facts.yaml", problems, files.get("facts.yaml", b""))
-        facts = store.parse_facts(text or "", str(self.folder / "facts.yaml"), problems)
+        problems: list[schema.Problem] = []
+        text = schema.read_text(self.folder / "facts.yaml", problems, files.get("facts.yaml", b""))
+        facts = schema.parse_facts(text or "", str(self.folder / "facts.yaml"), problems)
         known = {r.report_id for r in self._engine.kb.reports}
         if problems or any(f.report_id not in known for f in facts):
             return None  # let the full load report the problems
@@ -91,9 +91,9 @@ class LiveKnowledge:
                 repo = Repository(self.folder)
                 with repo.locked():  # read a finished state, never half a change
                     repo.recover()
-                    files = store.knowledge_files(self.folder)
+                    files = layout.knowledge_files(self.folder)
                 engine = self._facts_only(files) or open_engine(self.folder, files=files)
-            except store.KnowledgeError as e:
+            except schema.KnowledgeError as e:
                 self._signature = sig  # report a broken folder once, not at every check
                 self.last_problems = tuple(str(p) for p in e.problems)
                 log.error("knowledge base not reloaded: %s", e)

@@ -15,17 +15,17 @@ import logging
 import shutil
 from pathlib import Path
 
-from reportqa import store
 from reportqa.index import FORMAT_VERSION, Index, index_texts
-from reportqa.models import KnowledgeBase, Passage, Report
+from reportqa.kb import schema, validate
+from reportqa.kb.repository import Repository
+from reportqa.models import KnowledgeBase
 from reportqa.places import gazetteer
-from reportqa.repository import Repository
 from reportqa.search import Engine
 from reportqa.tokenize import Tokenizer, user_words_for
 
 log = logging.getLogger(__name__)
 _INDEXING_CODE = tuple(
-    str(Path(__file__).with_name(name)) for name in ("index.py", "tokenize.py", "normalize.py")
+    str(Path(__file__).parent.parent / name) for name in ("index.py", "tokenize.py", "normalize.py")
 )
 CACHE_DIR = ".cache"
 KEEP_CACHES = 3
@@ -55,9 +55,9 @@ def open_engine(
         cached = _load_cached(cache)
         if cached is not None:
             return cached
-    kb, problems = store.validate(folder, overlay=dict(files), exact=True)
+    kb, problems = validate.check(folder, overlay=dict(files), exact=True)
     if kb is None:
-        raise store.KnowledgeError(problems)
+        raise schema.KnowledgeError(problems)
     engine = build(kb, cache if use_cache else None)
     if use_cache:
         _prune(folder / CACHE_DIR, keep=digest)
@@ -76,7 +76,7 @@ def build(kb: KnowledgeBase, cache: Path | None = None) -> Engine:
             index.save(tmp)
             (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
             (tmp / "kb.json").write_text(
-                json.dumps(_kb_to_json(kb), ensure_ascii=False), encoding="utf-8"
+                json.dumps(schema.kb_to_dict(kb), ensure_ascii=False), encoding="utf-8"
             )
             shutil.rmtree(cache, ignore_errors=True)
             tmp.rename(cache)
@@ -92,7 +92,7 @@ def _load_cached(cache: Path) -> Engine | None:
     if index is None:
         return None
     try:
-        kb = _kb_from_json(json.loads((cache / "kb.json").read_text(encoding="utf-8")))
+        kb = schema.kb_from_dict(json.loads((cache / "kb.json").read_text(encoding="utf-8")))
         words = (cache / "words.txt").read_text(encoding="utf-8").split("\n")
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("ignoring a damaged index cache %s: %s", cache, e)
@@ -114,31 +114,3 @@ def _prune(root: Path, keep: str) -> None:
         return
     for old in others[KEEP_CACHES - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _kb_to_json(kb: KnowledgeBase) -> dict[str, object]:
-    return {
-        "reports": [store.report_to_dict(r) for r in kb.reports],
-        "facts": [store.fact_to_dict(f) for f in kb.facts],
-    }
-
-
-def _kb_from_json(data: dict) -> KnowledgeBase:  # type: ignore[type-arg]
-    reports = tuple(
-        Report(
-            report_id=r["report_id"],
-            title=r["title"],
-            agency=r["agency"],
-            year=r["year"],
-            doc_type=r["doc_type"],
-            source_file=r["source_file"],
-            passages=tuple(Passage(p["id"], tuple(p["section"]), p["text"]) for p in r["passages"]),
-            agency_short=tuple(r["agency_short"]),
-            region=tuple(r["region"]),
-            published=r["published"],
-            script=r["script"],
-        )
-        for r in data["reports"]
-    )
-    facts = tuple(store.fact_from_dict(f) for f in data["facts"])
-    return KnowledgeBase(reports, facts)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reportqa import store
 from reportqa.extract import ExtractError, check_length, extract_bytes, read_limited
 from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
+from reportqa.kb import layout, schema
+from reportqa.kb.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
 from reportqa.models import Fact, Report
-from reportqa.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
 from reportqa.sandbox import Sandbox
 
-MANIFEST = store.MANIFEST
+MANIFEST = schema.MANIFEST
 SOURCE_SUFFIXES = (".txt", ".text", ".md", ".docx", ".html", ".htm", ".pdf")
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -70,10 +70,10 @@ def safe_name(name: str, default: str = "upload.txt") -> str:
         return default
     if "." not in base:
         base += Path(default).suffix
-    if len(base.encode("utf-8")) > store.MAX_NAME_BYTES:
+    if len(base.encode("utf-8")) > schema.MAX_NAME_BYTES:
         stem, suffix = _split_suffix(base)
         digest = hashlib.sha1(base.encode("utf-8")).hexdigest()[:10]
-        budget = store.MAX_NAME_BYTES - len(suffix.encode("utf-8")) - len(digest) - 1
+        budget = schema.MAX_NAME_BYTES - len(suffix.encode("utf-8")) - len(digest) - 1
         stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
         base = f"{stem}-{digest}{suffix}"
     if base.lower() == MANIFEST:
@@ -84,7 +84,7 @@ def safe_name(name: str, default: str = "upload.txt") -> str:
 def source_name(name: str) -> str:
     """The name a raw file is kept under in sources/: its own name when that can be one, the
     safe_name() of it otherwise."""
-    return name if store.bad_source_name(name) is None else safe_name(name)
+    return name if schema.bad_source_name(name) is None else safe_name(name)
 
 
 def _split_suffix(name: str) -> tuple[str, str]:
@@ -158,9 +158,9 @@ def prepare_upload(
 
 
 def _prepare_yaml(data: bytes, name: str) -> Prepared:
-    problems: list[store.Problem] = []
-    text = store.read_text(Path(name), problems, data)
-    report = store.parse_report(text, name, problems) if text is not None else None
+    problems: list[schema.Problem] = []
+    text = schema.read_text(Path(name), problems, data)
+    report = schema.parse_report(text, name, problems) if text is not None else None
     if report is None:
         shown = "\n".join(f"第 {p.line} 行：{p.message}" for p in problems[:8])
         raise IngestFailed(f"{name}: 不是有效的知识库报告 YAML：\n{shown}")
@@ -175,8 +175,8 @@ def _prepare_yaml(data: bytes, name: str) -> Prepared:
 
 def _check_loads(report: Report, name: str) -> None:
     """The report as YAML loads back."""
-    problems: list[store.Problem] = []
-    if store.parse_report(store.dump_report(report), name, problems) is None:
+    problems: list[schema.Problem] = []
+    if schema.parse_report(schema.dump_report(report), name, problems) is None:
         raise IngestFailed(f"{name}: " + "; ".join(p.message for p in problems))
 
 
@@ -205,7 +205,7 @@ def save_report(repo: Repository, prepared: Prepared, actor: str) -> Change:
     report = prepared.report
 
     def compute(r: Repository) -> Writes:
-        writes: Writes = {f"reports/{report.report_id}.yaml": store.dump_report(report).encode()}
+        writes: Writes = {f"reports/{report.report_id}.yaml": schema.dump_report(report).encode()}
         if prepared.raw is not None and prepared.source_name:
             writes[f"sources/{prepared.source_name}"] = prepared.raw
             manifest = read_manifest(r.folder)
@@ -233,13 +233,13 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         data = r.read(rel)
         if data is None:
             raise ChangeRejected(f"知识库中没有报告 {report_id}")
-        problems: list[store.Problem] = []
-        report = store.parse_report(data.decode("utf-8", "replace"), rel, problems)
+        problems: list[schema.Problem] = []
+        report = schema.parse_report(data.decode("utf-8", "replace"), rel, problems)
         writes: Writes = {rel: None}
         owned = report.source_file if report is not None else ""
         if owned and _claimed_elsewhere(r.folder, owned, report_id):
             owned = ""  # another report's raw file (an old folder may hold such a claim)
-        if owned and store.bad_source_name(owned) is None:
+        if owned and schema.bad_source_name(owned) is None:
             source = f"sources/{owned}"  # a plain name: never outside sources/
             if r.read(source) is not None:
                 writes[source] = None
@@ -249,7 +249,7 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         facts = r.facts()
         kept = [f for f in facts if f.report_id != report_id]
         if len(kept) != len(facts):
-            writes["facts.yaml"] = store.dump_facts(kept).encode()
+            writes["facts.yaml"] = schema.dump_facts(kept).encode()
         return writes
 
     return repo.change(actor, "remove-report", report_id, compute)
@@ -257,12 +257,12 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
 
 def _claimed_elsewhere(folder: Path, source_file: str, report_id: str) -> bool:
     """Whether a report other than `report_id` names `source_file` as its raw file."""
-    for path in store.report_files(folder):
+    for path in layout.report_files(folder):
         if path.stem == report_id:
             continue
-        problems: list[store.Problem] = []
-        text = store.read_text(path, problems)
-        other = store.parse_report(text, str(path), problems) if text is not None else None
+        problems: list[schema.Problem] = []
+        text = schema.read_text(path, problems)
+        other = schema.parse_report(text, str(path), problems) if text is not None else None
         if other is not None and other.source_file == source_file:
             return True
     return False
@@ -294,7 +294,7 @@ def add_fact(
             section.strip(),
         )
         made.append(fact)
-        return {"facts.yaml": store.dump_facts([*facts, fact]).encode()}
+        return {"facts.yaml": schema.dump_facts([*facts, fact]).encode()}
 
     change = repo.change(actor, "add-fact", question[:40], compute)
     return made[-1], change
@@ -306,7 +306,7 @@ def remove_fact(repo: Repository, fact_id: str, actor: str) -> Change:
         kept = [f for f in facts if f.id != fact_id]
         if len(kept) == len(facts):
             raise ChangeRejected(f"没有编号为 {fact_id} 的事实")
-        return {"facts.yaml": store.dump_facts(kept).encode()}
+        return {"facts.yaml": schema.dump_facts(kept).encode()}
 
     return repo.change(actor, "remove-fact", fact_id, compute)
 
@@ -346,7 +346,7 @@ def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) 
         writes: Writes = {}
         for p in prepared:
             rel = f"reports/{p.report.report_id}.yaml"
-            data = store.dump_report(p.report).encode()
+            data = schema.dump_report(p.report).encode()
             if r.read(rel) != data:
                 writes[rel] = data
         return writes
@@ -362,15 +362,15 @@ def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     """The flags each raw file was ingested with (IngestFailed if the manifest is broken)."""
     path = folder / "sources" / MANIFEST
-    problems: list[store.Problem] = []
+    problems: list[schema.Problem] = []
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise IngestFailed(f"{path}: 无法读取（{e.strerror}），请修正或删除该文件") from e
-    text = store.read_text(path, problems, data)
-    manifest = store.parse_manifest(text, str(path), problems) if text is not None else {}
+    text = schema.read_text(path, problems, data)
+    manifest = schema.parse_manifest(text, str(path), problems) if text is not None else {}
     if problems:
         shown = "; ".join(str(p) for p in problems[:5])
         raise IngestFailed(f"{path}: 有错误（{shown}），请修正或删除该文件")
@@ -379,7 +379,7 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
 
 def _dump_manifest(manifest: dict[str, dict[str, Any]]) -> bytes:
     note = "# Metadata flags given when each raw file was ingested (used by `bot.py rebuild`).\n"
-    return (note + store.dump_yaml({"files": dict(sorted(manifest.items()))})).encode()
+    return (note + schema.dump_yaml({"files": dict(sorted(manifest.items()))})).encode()
 
 
 def _overrides(flags: dict[str, Any]) -> Overrides:

@@ -40,7 +40,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from reportqa import store
+from reportqa.kb import layout, schema, validate
 from reportqa.models import Fact, KnowledgeBase, ReportQAError
 
 log = logging.getLogger(__name__)
@@ -130,14 +130,14 @@ class Repository:
             self._try_recover()
         for _ in range(SNAPSHOT_TRIES):
             before = self.entries()
-            files = store.knowledge_files(self.folder, manifest)
+            files = layout.knowledge_files(self.folder, manifest)
             after = self.entries()
             if [(e.seq, e.status) for e in before] == [(e.seq, e.status) for e in after]:
                 return self._without_pending(files, after, manifest)
             time.sleep(0.01)
         with self.locked():  # changes keep landing: read in a quiet moment
             self._recover_locked()
-            return store.knowledge_files(self.folder, manifest)
+            return layout.knowledge_files(self.folder, manifest)
 
     def _without_pending(
         self, files: dict[str, bytes], entries: list[Change], manifest: bool
@@ -148,7 +148,7 @@ class Repository:
             if entry.status != "pending":
                 continue
             for rel, hashes in entry.files.items():
-                if not store.is_knowledge_file(rel, manifest):
+                if not layout.is_knowledge_file(rel, manifest):
                     continue
                 if hashes["before"] is None:
                     out.pop(rel, None)
@@ -174,8 +174,8 @@ class Repository:
         data = self.snapshot().get("facts.yaml")
         if data is None:
             return []
-        problems: list[store.Problem] = []
-        facts = store.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
+        problems: list[schema.Problem] = []
+        facts = schema.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
         if problems:
             raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
         return list(facts)
@@ -234,7 +234,7 @@ class Repository:
 
     def validate_with(self, writes: Writes) -> KnowledgeBase:
         """The knowledge base as it would be after `writes`; ChangeRejected if it has problems."""
-        kb, problems = store.validate(self.folder, overlay=writes)
+        kb, problems = validate.check(self.folder, overlay=writes)
         if kb is None:
             shown = "\n".join(str(p) for p in problems[:10])
             raise ChangeRejected(f"改动未保存，因为会使知识库出错：\n{shown}")
@@ -304,7 +304,7 @@ class Repository:
                 if hashes["before"] is None:
                     (self.folder / rel).unlink(missing_ok=True)
                 else:
-                    store.atomic_write(self.folder / rel, (entry_dir / "files" / rel).read_bytes())
+                    layout.atomic_write(self.folder / rel, (entry_dir / "files" / rel).read_bytes())
             self._set_status(entry.seq, "rolled-back")
             self._audit(entry, "rolled-back")
             notes.append(f"rolled back {entry.describe()}")
@@ -343,7 +343,7 @@ class Repository:
                     path.unlink(missing_ok=True)
                     _fsync_dir(path.parent)
                 else:
-                    store.atomic_write(path, data, checkpoint=self._checkpoint)
+                    layout.atomic_write(path, data, checkpoint=self._checkpoint)
                 self._checkpoint(f"after-write:{rel}")
         except OSError as e:  # disk full, a name the file system refuses: undo it now
             log.error("writing change #%d failed (%s); rolling it back", seq, e)
@@ -363,7 +363,7 @@ class Repository:
 
     def _write_manifest(self, entry: Change) -> None:
         data = json.dumps(entry.__dict__, ensure_ascii=False, indent=1).encode("utf-8")
-        store.atomic_write(self._entry_dir(entry.seq) / "manifest.json", data)
+        layout.atomic_write(self._entry_dir(entry.seq) / "manifest.json", data)
 
     def _set_status(self, seq: int, status: str) -> None:
         entry = next(e for e in self.entries() if e.seq == seq)

@@ -1,4 +1,4 @@
-"""Unit tests of reportqa.store: schema checks with path:line messages, round trips, atomic
+"""Unit tests of reportqa.kb (schema, layout, validate): schema checks with path:line messages, round trips, atomic
 writes. Every knowledge folder here is a tiny literal one in tmp_path."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportqa import store
+from reportqa.kb import layout, schema, validate
+from reportqa.kb.schema import KnowledgeError, Problem
 from reportqa.models import Fact, Passage, Report
-from reportqa.store import KnowledgeError, Problem
 
 # A valid report; line numbers of this text are used below (report_id is line 1).
 VALID = """\
@@ -67,7 +67,7 @@ def make_kb(tmp_path: Path, files: dict[str, str | bytes], facts: str | None = N
 
 
 def problems_of(tmp_path: Path, files: dict[str, str | bytes], facts: str | None = None):
-    kb, problems = store.validate(make_kb(tmp_path, files, facts))
+    kb, problems = validate.check(make_kb(tmp_path, files, facts))
     assert kb is None, "a knowledge folder with a problem must not load"
     assert problems, "validate returned no knowledge base but no problem either"
     return problems
@@ -118,7 +118,7 @@ def sample_report() -> Report:
 
 
 def test_valid_folder_loads(tmp_path: Path) -> None:
-    kb = store.load(make_kb(tmp_path, {"r1.yaml": VALID, "r2.yaml": OTHER}))
+    kb = validate.load(make_kb(tmp_path, {"r1.yaml": VALID, "r2.yaml": OTHER}))
     assert [r.report_id for r in kb.reports] == ["r1", "r2"]
     r1 = kb.report("r1")
     assert r1 is not None
@@ -137,16 +137,16 @@ def test_valid_folder_loads(tmp_path: Path) -> None:
 
 def test_dump_parse_round_trip() -> None:
     report = sample_report()
-    text = store.dump_report(report)
+    text = schema.dump_report(report)
     problems: list[Problem] = []
-    again = store.parse_report(text, "r-round.yaml", problems)
+    again = schema.parse_report(text, "r-round.yaml", problems)
     assert problems == []
     assert again == report
 
 
 def test_dump_is_deterministic() -> None:
-    first = store.dump_report(sample_report()).encode("utf-8")
-    second = store.dump_report(sample_report()).encode("utf-8")
+    first = schema.dump_report(sample_report()).encode("utf-8")
+    second = schema.dump_report(sample_report()).encode("utf-8")
     assert first == second
     assert first.startswith(b"report_id: r-round\n")
     assert "舟山市测试局".encode() in first  # allow_unicode: no \u escapes
@@ -154,7 +154,7 @@ def test_dump_is_deterministic() -> None:
 
 def test_dumped_report_validates_as_a_file(tmp_path: Path) -> None:
     report = sample_report()
-    kb = store.load(make_kb(tmp_path, {"r-round.yaml": store.dump_report(report)}))
+    kb = validate.load(make_kb(tmp_path, {"r-round.yaml": schema.dump_report(report)}))
     assert kb.reports == (report,)
 
 
@@ -173,7 +173,7 @@ def test_round_trip_any_text(title: str, text: str, section: list[str], year: in
         "r1", title, "测试局", year, "总结", "r1.txt", (Passage("p1", tuple(section), text),)
     )
     problems: list[Problem] = []
-    assert store.parse_report(store.dump_report(report), "r1.yaml", problems) == report
+    assert schema.parse_report(schema.dump_report(report), "r1.yaml", problems) == report
     assert problems == []
 
 
@@ -223,7 +223,7 @@ def test_bad_year(tmp_path: Path, value: str, shown: str) -> None:
 
 
 def test_year_may_be_null(tmp_path: Path) -> None:
-    kb = store.load(make_kb(tmp_path, {"r1.yaml": VALID.replace("year: 2020", "year: null")}))
+    kb = validate.load(make_kb(tmp_path, {"r1.yaml": VALID.replace("year: 2020", "year: null")}))
     assert kb.reports[0].year is None
 
 
@@ -426,7 +426,7 @@ facts:
 
 
 def test_facts_parse_alternatives_and_optional_section(tmp_path: Path) -> None:
-    kb = store.load(make_kb(tmp_path, {"r1.yaml": VALID, "r2.yaml": OTHER}, FACTS))
+    kb = validate.load(make_kb(tmp_path, {"r1.yaml": VALID, "r2.yaml": OTHER}, FACTS))
     assert kb.facts == (
         Fact(
             "f1",
@@ -445,17 +445,17 @@ def test_dump_facts_round_trip() -> None:
         Fact("f1", "问题一？", "答案一。", "r1", ("别的问法", "yes"), "一、主要工作"),
         Fact("f2", "问题二？", "多行\n答案", "r2"),
     )
-    text = store.dump_facts(facts)
-    assert text == store.dump_facts(facts)
+    text = schema.dump_facts(facts)
+    assert text == schema.dump_facts(facts)
     problems: list[Problem] = []
-    assert store.parse_facts(text, "facts.yaml", problems) == facts
+    assert schema.parse_facts(text, "facts.yaml", problems) == facts
     assert problems == []
     assert "alternatives" not in text.split("id: f2")[1]  # empty optional fields are left out
     assert "section" not in text.split("id: f2")[1]
 
 
 def test_empty_facts_file_section(tmp_path: Path) -> None:
-    kb = store.load(make_kb(tmp_path, {"r1.yaml": VALID}, "facts:\n"))
+    kb = validate.load(make_kb(tmp_path, {"r1.yaml": VALID}, "facts:\n"))
     assert kb.facts == ()
 
 
@@ -499,10 +499,10 @@ def test_load_raises_with_every_problem(tmp_path: Path) -> None:
         "r4.yaml": "- not\n- a report\n",
     }
     folder = make_kb(tmp_path, files)
-    _, expected = store.validate(folder)
+    _, expected = validate.check(folder)
     assert len(expected) >= 5
     with pytest.raises(KnowledgeError) as err:
-        store.load(folder)
+        validate.load(folder)
     message = str(err.value)
     for p in expected:
         assert str(p) in message
@@ -518,7 +518,7 @@ def test_load_message_does_not_silently_drop_problems(tmp_path: Path) -> None:
         for i in range(25)
     }
     with pytest.raises(KnowledgeError) as err:
-        store.load(make_kb(tmp_path, files))
+        validate.load(make_kb(tmp_path, files))
     assert len(err.value.problems) == 25
     message = str(err.value)
     omitted = [p for p in err.value.problems if str(p) not in message]
@@ -527,7 +527,7 @@ def test_load_message_does_not_silently_drop_problems(tmp_path: Path) -> None:
 
 
 def test_missing_reports_folder_is_an_empty_kb(tmp_path: Path) -> None:
-    kb = store.load(tmp_path)
+    kb = validate.load(tmp_path)
     assert kb.reports == ()
 
 
@@ -540,9 +540,9 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_atomic_write_writes_and_cleans_up(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "r1.yaml"
-    store.atomic_write(target, "新内容\n")
+    layout.atomic_write(target, "新内容\n")
     assert target.read_bytes() == "新内容\n".encode()
-    store.atomic_write(target, b"\x00bytes")
+    layout.atomic_write(target, b"\x00bytes")
     assert target.read_bytes() == b"\x00bytes"
     assert leftovers(target.parent) == []
     assert sorted(p.name for p in target.parent.iterdir()) == ["r1.yaml"]
@@ -557,9 +557,9 @@ def test_atomic_write_failure_keeps_old_content(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "replace", broken_replace)
+    monkeypatch.setattr(layout.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        store.atomic_write(target, "新内容\n")
+        layout.atomic_write(target, "新内容\n")
     monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "旧内容\n"
     assert leftovers(tmp_path) == []
@@ -575,9 +575,9 @@ def test_atomic_write_failure_while_writing(
     def broken_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(store.os, "fsync", broken_fsync)
+    monkeypatch.setattr(layout.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
-        store.atomic_write(target, "新内容\n")
+        layout.atomic_write(target, "新内容\n")
     monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "旧内容\n"
     assert [p.name for p in tmp_path.iterdir()] == ["r1.yaml"]
@@ -587,13 +587,13 @@ def test_atomic_write_replaces_a_read_only_file(tmp_path: Path) -> None:
     target = tmp_path / "r1.yaml"
     target.write_text("旧内容\n", encoding="utf-8")
     os.chmod(target, 0o444)
-    store.atomic_write(target, "新内容\n")
+    layout.atomic_write(target, "新内容\n")
     assert target.read_text(encoding="utf-8") == "新内容\n"
 
 
 def test_a_fact_as_plain_data_and_back() -> None:
+    from reportqa.kb.schema import fact_from_dict, fact_to_dict
     from reportqa.models import Fact
-    from reportqa.store import fact_from_dict, fact_to_dict
 
     full = Fact("f1", "问题", "答案", "r1", ("别的问法",), "一、")
     bare = Fact("f2", "问题", "答案", "r1")
