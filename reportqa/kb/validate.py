@@ -26,92 +26,92 @@ def check(
     """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
     None for a deleted file) checks the folder as it would be after a change. With `exact`,
     the overlay is the whole knowledge base and the folder is not read at all."""
-    overlay = overlay or {}
-    problems: list[Problem] = []
-    reports: list[Report] = []
-    ids: dict[str, str] = {}
-    passage_ids: dict[str, str] = {}
-    owners: dict[str, str] = {}  # source_file -> the report whose raw file it is
+    state = _Check(folder, overlay or {}, exact)
     paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
-    for rel in overlay:
+    for rel in state.overlay:
         if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
             paths[rel] = folder / rel
-    broken: set[str] = set()  # report ids of files that did not load (facts citing them are
-    for rel, path in sorted(paths.items()):  # not reported again: the file's error is the news)
-        if rel in overlay and overlay[rel] is None:
-            continue
-        broken.add(path.stem)
-        text = read_text(path, problems, overlay.get(rel))
-        if text is None:
-            continue
-        report = parse_report(text, str(path), problems)
-        if report is None:
-            continue
-        if report.report_id in ids:
-            problems.append(
-                Problem(
-                    str(path),
-                    1,
-                    f"duplicate report_id {report.report_id!r} (also in {ids[report.report_id]})",
-                )
-            )
-            continue
+    for rel, path in sorted(paths.items()):
+        if not (rel in state.overlay and state.overlay[rel] is None):
+            state.report(rel, path)
+    facts = state.facts()
+    text = state.read(MANIFEST_REL)
+    if text is not None:
+        parse_manifest(text, str(folder / MANIFEST_REL), state.problems)
+    if state.problems:
+        return None, state.problems
+    return KnowledgeBase(tuple(state.reports), facts), []
+
+
+class _Check:
+    """What one check() has seen so far: ids across files, raw-file owners, problems."""
+
+    def __init__(self, folder: Path, overlay: dict[str, bytes | None], exact: bool) -> None:
+        self.folder, self.overlay, self.exact = folder, overlay, exact
+        self.problems: list[Problem] = []
+        self.reports: list[Report] = []
+        self.ids: dict[str, str] = {}
+        self.passage_ids: dict[str, str] = {}
+        self.owners: dict[str, str] = {}  # source_file -> the report whose raw file it is
+        # report ids of files that did not load (facts citing them are not reported again:
+        # the file's error is the news)
+        self.broken: set[str] = set()
+
+    def read(self, rel: str) -> str | None:
+        """The text of `rel` as the folder would be (None if it is absent or unreadable)."""
+        path = self.folder / rel
+        if rel in self.overlay:
+            data = self.overlay[rel]
+            return None if data is None else read_text(path, self.problems, data)
+        if self.exact or not path.exists():
+            return None
+        return read_text(path, self.problems)
+
+    def report(self, rel: str, path: Path) -> None:
+        self.broken.add(path.stem)
+        text = read_text(path, self.problems, self.overlay.get(rel))
+        report = parse_report(text, str(path), self.problems) if text is not None else None
+        if text is None or report is None:
+            return
+        where = str(path)
+        if report.report_id in self.ids:
+            also = self.ids[report.report_id]
+            self._problem(where, 1, f"duplicate report_id {report.report_id!r} (also in {also})")
+            return
         if path.stem != report.report_id:
-            problems.append(Problem(str(path), 1, f"file name must be {report.report_id}.yaml"))
+            self._problem(where, 1, f"file name must be {report.report_id}.yaml")
         for p in report.passages:
-            if p.id in passage_ids:
-                problems.append(
-                    Problem(
-                        str(path),
-                        _line_of(text, p.id),
-                        f"passage id {p.id!r} also in {passage_ids[p.id]}",
-                    )
-                )
-            passage_ids[p.id] = str(path)
-        if report.source_file in owners:  # removing one report must never delete another's
-            problems.append(
-                Problem(
-                    str(path),
-                    _line_of(text, report.source_file),
-                    f"source_file {report.source_file!r} is already the raw file of report "
-                    f"{owners[report.source_file]!r}",
-                )
-            )
-            continue
+            if p.id in self.passage_ids:
+                also = self.passage_ids[p.id]
+                self._problem(where, _line_of(text, p.id), f"passage id {p.id!r} also in {also}")
+            self.passage_ids[p.id] = where
+        owner = self.owners.get(report.source_file)
+        if owner is not None:  # removing one report must never delete another's raw file
+            line = _line_of(text, report.source_file)
+            why = f"source_file {report.source_file!r} is already the raw file of report {owner!r}"
+            self._problem(where, line, why)
+            return
         if report.source_file:
-            owners[report.source_file] = report.report_id
-        ids[report.report_id] = str(path)
-        broken.discard(path.stem)
-        reports.append(report)
-    facts: tuple[Fact, ...] = ()
-    facts_path = folder / "facts.yaml"
-    facts_data = overlay.get("facts.yaml") if "facts.yaml" in overlay else None
-    if ("facts.yaml" in overlay and facts_data is not None) or (
-        "facts.yaml" not in overlay and not exact and facts_path.exists()
-    ):
-        text = read_text(facts_path, problems, facts_data)
-        if text is not None:
-            facts = parse_facts(text, str(facts_path), problems)
-            for fact in facts:
-                if fact.report_id not in ids and fact.report_id not in broken:
-                    problems.append(
-                        Problem(
-                            str(facts_path),
-                            _line_of(text, fact.report_id, after=_line_of(text, f"id: {fact.id}")),
-                            f"fact {fact.id!r} names unknown report {fact.report_id!r}",
-                        )
-                    )
-    manifest_path = folder / MANIFEST_REL
-    check_manifest = (MANIFEST_REL in overlay and overlay[MANIFEST_REL] is not None) or (
-        MANIFEST_REL not in overlay and not exact and manifest_path.exists()
-    )
-    if check_manifest:
-        text = read_text(manifest_path, problems, overlay.get(MANIFEST_REL))
-        if text is not None:
-            parse_manifest(text, str(manifest_path), problems)
-    if problems:
-        return None, problems
-    return KnowledgeBase(tuple(reports), facts), []
+            self.owners[report.source_file] = report.report_id
+        self.ids[report.report_id] = where
+        self.broken.discard(path.stem)
+        self.reports.append(report)
+
+    def facts(self) -> tuple[Fact, ...]:
+        text = self.read("facts.yaml")
+        if text is None:
+            return ()
+        where = str(self.folder / "facts.yaml")
+        facts = parse_facts(text, where, self.problems)
+        for fact in facts:
+            if fact.report_id not in self.ids and fact.report_id not in self.broken:
+                line = _line_of(text, fact.report_id, after=_line_of(text, f"id: {fact.id}"))
+                why = f"fact {fact.id!r} names unknown report {fact.report_id!r}"
+                self._problem(where, line, why)
+        return facts
+
+    def _problem(self, path: str, line: int, message: str) -> None:
+        self.problems.append(Problem(path, line, message))
 
 
 def _line_of(text: str, needle: str, after: int = 0) -> int:
