@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from config import ConfigError, Settings, load_settings
 
@@ -514,6 +515,24 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--top", type=_positive, default=3, help="results per question (default 3)")
     ask.add_argument("question", nargs="*")
+    _ingest_parser(sub)
+    sub.add_parser("rebuild", help="re-ingest every raw file in knowledge/sources")
+    sub.add_parser("validate", help="check the knowledge base")
+    rm = sub.add_parser("remove", help="remove a report (its raw file and its facts too)")
+    rm.add_argument("report_id")
+    _facts_parser(sub)
+    hist = sub.add_parser("history", help="changes to the knowledge base, newest page first")
+    hist.add_argument("--page", type=_positive, default=1, help="page (1 = the newest)")
+    hist.add_argument("--limit", type=_positive, default=30, help="changes per page (30)")
+    hist.add_argument("--all", action="store_true", help="every change kept in the audit log")
+    sub.add_parser("undo", help="restore the version before the latest change")
+    rep = sub.add_parser("reports", help="list the reports")
+    rep.add_argument("--json", action="store_true")
+    _eval_parser(sub)
+    return p
+
+
+def _ingest_parser(sub: Any) -> None:
     ing = sub.add_parser(
         "ingest",
         help="add or replace reports from raw files",
@@ -531,10 +550,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--doc-type", help="document type, e.g. 政府工作报告, 工作总结, 工作要点")
     ing.add_argument("--id", help="report id (default: from the file name)")
     ing.add_argument("--dry-run", action="store_true", help="show what would be written")
-    sub.add_parser("rebuild", help="re-ingest every raw file in knowledge/sources")
-    sub.add_parser("validate", help="check the knowledge base")
-    rm = sub.add_parser("remove", help="remove a report (its raw file and its facts too)")
-    rm.add_argument("report_id")
+
+
+def _facts_parser(sub: Any) -> None:
     facts = sub.add_parser("facts", help="curated facts: add, list, remove")
     fsub = facts.add_subparsers(dest="facts_command", required=True)
     fadd = fsub.add_parser("add", help="add a fact")
@@ -547,13 +565,9 @@ def parser() -> argparse.ArgumentParser:
     flist.add_argument("--json", action="store_true")
     frm = fsub.add_parser("remove", help="remove a fact")
     frm.add_argument("fact_id")
-    hist = sub.add_parser("history", help="changes to the knowledge base, newest page first")
-    hist.add_argument("--page", type=_positive, default=1, help="page (1 = the newest)")
-    hist.add_argument("--limit", type=_positive, default=30, help="changes per page (30)")
-    hist.add_argument("--all", action="store_true", help="every change kept in the audit log")
-    sub.add_parser("undo", help="restore the version before the latest change")
-    rep = sub.add_parser("reports", help="list the reports")
-    rep.add_argument("--json", action="store_true")
+
+
+def _eval_parser(sub: Any) -> None:
     ev = sub.add_parser(
         "eval",
         help="score gold question sets",
@@ -577,7 +591,6 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list the misses and mismatches (debug logging is bot.py -v)",
     )
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

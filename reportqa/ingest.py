@@ -123,16 +123,7 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     text = metadata.unescape(text)
     lines = [_clean_line(line) for line in text.split("\n")]
     fields = metadata.labelled(lines)  # 标题：… 发文单位：… of exported pages
-    meta_lines, body = _split_debris(lines)
-    if not any(_CJK.search(line) for line in body):
-        raise IngestFailed(f"{source_file}: 没有找到中文正文，这不像一份报告")
-    head, body = _split_front_matter(body)
-    tail, body = _split_signature(body)
-    paras = _paragraphs(body)
-    if not paras:
-        raise IngestFailed(f"{source_file}: 没有找到正文段落")
-    if len(paras) > MAX_PASSAGES:
-        raise IngestFailed(_too_many(source_file))
+    meta_lines, head, paras, tail = _layout(lines, source_file)
     gaz = gazetteer()
     needs: list[str] = []
 
@@ -143,27 +134,13 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
     if not doc_type:
         needs.append("doc_type")
     published = _detect_date(meta_lines, tail)
-    year = (
-        overrides.year
-        or metadata.report_year(title or "", head, text, doc_type)
-        or _year_of(fields.get("发文时间"))
-        or (_year_of(published) if doc_type == metadata.OTHER else None)
-        or _most_named_year(text)
-    )
+    year = overrides.year or _detect_year(title or "", head, text, doc_type, fields, published)
     if year is None:
         needs.append("year")
     given = overrides.agency or next(
         (fields[k] for k in metadata.AGENCY_LABELS if k in fields), None
     )
-    government = None
-    if given is None and doc_type == metadata.GOV_WORK_REPORT:
-        government = _government(title or "", head, text, gaz)
-    if given is None and government is None:
-        given = _source_agency(lines[:40], gaz) or _legislature(title or "", gaz)
-    if government is not None:  # as the report writes it: no canonical renaming
-        agency, place = government, _place_of(government, text, gaz)
-    else:
-        agency, place = _detect_agency(given, title or "", head + tail, text, gaz)
+    agency, place = _detect_issuer(given, doc_type, title or "", lines, head, tail, text, gaz)
     if not agency:
         needs.append("agency")
     kind = agency_kind(normalize(agency)) if agency else None
@@ -191,6 +168,61 @@ def ingest_text(text: str, source_file: str, overrides: Overrides | None = None)
         script=_script(text),
     )
     return IngestResult(report, needs)
+
+
+def _layout(
+    lines: list[str], source_file: str
+) -> tuple[list[str], list[str], list[_Para], list[str]]:
+    """The page's debris lines, the front matter, the body's paragraphs and the signature."""
+    meta_lines, body = _split_debris(lines)
+    if not any(_CJK.search(line) for line in body):
+        raise IngestFailed(f"{source_file}: 没有找到中文正文，这不像一份报告")
+    head, body = _split_front_matter(body)
+    tail, body = _split_signature(body)
+    paras = _paragraphs(body)
+    if not paras:
+        raise IngestFailed(f"{source_file}: 没有找到正文段落")
+    if len(paras) > MAX_PASSAGES:
+        raise IngestFailed(_too_many(source_file))
+    return meta_lines, head, paras, tail
+
+
+def _detect_year(
+    title: str,
+    head: list[str],
+    text: str,
+    doc_type: str | None,
+    fields: dict[str, str],
+    published: str | None,
+) -> int | None:
+    """The year the report is about: its title or opening first, its date line last."""
+    return (
+        metadata.report_year(title, head, text, doc_type)
+        or _year_of(fields.get("发文时间"))
+        or (_year_of(published) if doc_type == metadata.OTHER else None)
+        or _most_named_year(text)
+    )
+
+
+def _detect_issuer(
+    given: str | None,
+    doc_type: str | None,
+    title: str,
+    lines: list[str],
+    head: list[str],
+    tail: list[str],
+    text: str,
+    gaz: Gazetteer,
+) -> tuple[str | None, Place | None]:
+    """The issuing agency and its place; `given` is what the admin or the page's labels said."""
+    government = None
+    if given is None and doc_type == metadata.GOV_WORK_REPORT:
+        government = _government(title, head, text, gaz)
+    if government is not None:  # as the report writes it: no canonical renaming
+        return government, _place_of(government, text, gaz)
+    if given is None:
+        given = _source_agency(lines[:40], gaz) or _legislature(title, gaz)
+    return _detect_agency(given, title, head + tail, text, gaz)
 
 
 def inferred_title(agency: str | None, year: int | None, doc_type: str | None) -> str | None:
