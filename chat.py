@@ -181,20 +181,6 @@ class ChatService:
         state = self.chats.get(chat_id)
         return state.scope_label if state and state.scope else ""
 
-    def summary(self) -> str:
-        """What the knowledge base holds, in one sentence."""
-        kb = self.engine.kb
-        agencies = list(dict.fromkeys(r.agency for r in kb.reports if r.agency))
-        years = sorted({r.year for r in kb.reports if r.year})
-        span = (
-            f"{years[0]}–{years[-1]} 年" if len(years) > 1 else (f"{years[0]} 年" if years else "")
-        )
-        return (
-            f"知识库收录 {len(kb.reports)} 份报告（{span}），来自 {len(agencies)} 个机构："
-            + "、".join(agencies[:8])
-            + ("等" if len(agencies) > 8 else "")
-        )
-
     def examples(self, n: int = 3) -> list[str]:
         """Example questions drawn from the knowledge base that it does answer (cached for
         the current engine)."""

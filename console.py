@@ -40,13 +40,12 @@ class Console:
 
     def ask(self, question: str) -> str:
         reply = self.service.ask(CONSOLE_CHAT, CONSOLE_CHAT, question)
-        note = f"（按上一问理解为：{reply.question}）\n" if reply.followup else ""
-        return note + render.plain(reply.answer)
+        return render.reply_plain(reply.answer, reply.question if reply.followup else "")
 
     def command(self, name: str, rest: str) -> str:
         if name == "start":
             examples = self.service.examples()
-            lines = [render.to_plain(render.welcome(self.service.summary())) + "试试这些问题："]
+            lines = [render.to_plain(render.welcome(self.service.engine.kb, bool(examples)))]
             lines += [f"  · {q}" for q in examples]
             return "\n".join(lines)
         if name == "help":

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from commands import ADMIN_COMMANDS, USER_COMMANDS, help_lines
-from reportqa.models import Answer, Hit, Passage, Report
+from reportqa.models import Answer, Hit, KnowledgeBase, Passage, Reason, Report
 
 HELP = (
     """<b>怎么提问</b>
@@ -88,13 +88,56 @@ class Layout:
     note: str = ""  # said before the answer (a close agency standing in for the one asked)
 
 
+_REASONS = {
+    Reason.NOTHING_TO_SEARCH: "问题里没有可以检索的内容",
+    Reason.NOTHING_FOUND: "知识库中没有找到相关内容",
+    Reason.NO_REPORT_OF_PLACE: "知识库中没有{names}的报告",
+    Reason.NO_REPORT_OF_AGENCY: "知识库中没有{names}的报告",
+    Reason.NO_YEAR: "知识库中没有{names}年的相关内容",
+    Reason.PLAN_ONLY: "这份报告是工作计划，只写了目标，没有写实际完成情况",
+    Reason.NO_TOPIC: "问题里没有可以检索的具体内容，请说明想了解什么",
+    Reason.NOT_COVERED: "报告中没有谈到这个问题",
+}
+_VALUE_NAMES = {"person": "人名"}  # other kinds of value asked are all 数值 to a reader
+
+
+def reason_text(answer: Answer) -> str:
+    """Why there is no answer, in Chinese."""
+    if answer.reason is None:
+        return NO_REASON
+    if answer.reason is Reason.NO_VALUE:
+        kind = answer.reason_data[0] if answer.reason_data else ""
+        return f"报告中没有问题所问的{_VALUE_NAMES.get(kind, '数值')}"
+    return _REASONS[answer.reason].format(names="、".join(answer.reason_data))
+
+
+def stand_in_note(answer: Answer) -> str:
+    """Said before an answer from a close agency's report, when none of the one asked is held."""
+    if answer.stand_in is None:
+        return ""
+    named, agency = answer.stand_in
+    return f"知识库中没有{named}的报告，以下按相近的{agency}的报告回答"
+
+
+def kb_summary(kb: KnowledgeBase) -> str:
+    """What the knowledge base holds, in one sentence (plain text)."""
+    agencies = list(dict.fromkeys(r.agency for r in kb.reports if r.agency))
+    years = sorted({r.year for r in kb.reports if r.year})
+    span = f"{years[0]}–{years[-1]} 年" if len(years) > 1 else (f"{years[0]} 年" if years else "")
+    return (
+        f"知识库收录 {len(kb.reports)} 份报告（{span}），来自 {len(agencies)} 个机构："
+        + "、".join(agencies[:8])
+        + ("等" if len(agencies) > 8 else "")
+    )
+
+
 def layout(answer: Answer, index: int = 0) -> Layout:
     """The layout of result `index` of an answer (0: the answer itself)."""
     if not answer.answered:
         hit = answer.hits[0] if answer.hits else None
         return Layout(
             answered=False,
-            no_answer=f"抱歉，现有报告中没有找到这个问题的答案（{answer.reason or NO_REASON}）。",
+            no_answer=f"抱歉，现有报告中没有找到这个问题的答案（{reason_text(answer)}）。",
             covers=answer.coverage,
             nearest=hit.sentence if hit else "",
             nearest_source=source_line(hit) if hit else "",
@@ -103,7 +146,25 @@ def layout(answer: Answer, index: int = 0) -> Layout:
     passage = ""
     if hit.fact is None and hit.passage.text.strip() != hit.sentence.strip():
         passage = trim_passage(hit.passage.text, hit.sentence)
-    return Layout(True, hit.sentence, passage, source_line(hit), note=answer.note)
+    return Layout(True, hit.sentence, passage, source_line(hit), note=stand_in_note(answer))
+
+
+def reply_html(answer: Answer, index: int = 0, followup: str = "") -> str:
+    """The Telegram HTML of result `index` of an answer (0 is the answer); `followup` is the
+    question as understood when the message was a follow-up of the previous one."""
+    notes = []
+    if followup and index == 0:
+        notes.append(f"<i>（按上一问理解为：{escape(followup)}）</i>")
+    if index > 0:
+        notes.append(f"<i>结果 {index + 1}/{len(answer.hits)}</i>")
+    text = html_layout(layout(answer, index))
+    return "\n".join([*notes, text]) if notes else text
+
+
+def reply_plain(answer: Answer, followup: str = "") -> str:
+    """The console's answer; `followup` as in reply_html."""
+    note = f"（按上一问理解为：{followup}）\n" if followup else ""
+    return note + plain(answer)
 
 
 def plain(answer: Answer) -> str:
@@ -231,11 +292,13 @@ def _open_tags(text: str) -> list[tuple[str, str]]:
     return stack
 
 
-def welcome(summary_html: str) -> str:
-    """The first words of /start (HTML; `summary_html` says what the knowledge base holds)."""
+def welcome(kb: KnowledgeBase, examples: bool = True) -> str:
+    """The first words of /start (HTML): who the bot is and what the knowledge base holds;
+    with `examples`, it ends by introducing the example questions that follow."""
     return (
         "您好！我是政府报告问答机器人，可以回答关于政府工作报告、法治政府建设年度总结等报告的问题，"
-        f"并注明出处。\n\n{summary_html}。\n\n直接发送您的问题即可。"
+        f"并注明出处。\n\n{escape(kb_summary(kb))}。\n\n直接发送您的问题即可。"
+        + ("试试这些问题：" if examples else "")
     )
 
 

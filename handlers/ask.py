@@ -128,7 +128,7 @@ async def on_open(update: Update, context: Context) -> None:
     """原文: the whole passage, also when the answer is gone (while the passage is known)."""
     query = update.callback_query
     assert query is not None and query.data
-    found = context.bot_data.service.engine.passage(callbacks.arg(query.data))
+    found = callbacks.find_passage(context.bot_data.service.engine.kb, callbacks.arg(query.data))
     if found is None:
         await query.answer(GONE, show_alert=True)
         return

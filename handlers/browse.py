@@ -24,7 +24,7 @@ async def on_start(update: Update, context: Context) -> None:
         return
     service = context.bot_data.service
     examples = [(service.remember(q), q) for q in service.examples()]
-    text = render.welcome(escape(service.summary())) + "试试这些问题："
+    text = render.welcome(service.engine.kb, bool(examples))
     await send(message, text, views.questions_keyboard(examples))
 
 

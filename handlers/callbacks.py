@@ -14,7 +14,10 @@ or upload it names is still known.
 
 from __future__ import annotations
 
+import hashlib
 import re
+
+from reportqa.models import KnowledgeBase, Passage, Report
 
 LIMIT = 64  # bytes of callback data Telegram accepts
 
@@ -58,8 +61,25 @@ def parse_more(data: str) -> tuple[str, int]:
     return qid, int(index) if index.isdigit() else 0
 
 
-def open_passage(key: str) -> str:
-    return _pack(OPEN, key)
+def passage_key(passage_id: str) -> str:
+    """A short stable key for a passage id (passage ids can be longer than 64 bytes)."""
+    return hashlib.sha1(passage_id.encode("utf-8")).hexdigest()[:12]
+
+
+def open_passage(passage_id: str) -> str:
+    return _pack(OPEN, passage_key(passage_id))
+
+
+_keys: tuple[KnowledgeBase, dict[str, tuple[Report, Passage]]] | None = None
+
+
+def find_passage(kb: KnowledgeBase, key: str) -> tuple[Report, Passage] | None:
+    """The report and passage of a 原文 button's key, if the knowledge base still has it (the
+    key map is built once per knowledge base)."""
+    global _keys
+    if _keys is None or _keys[0] is not kb:
+        _keys = (kb, {passage_key(p.id): (r, p) for r in kb.reports for p in r.passages})
+    return _keys[1].get(key)
 
 
 def vote(up: bool, qid: str) -> str:

@@ -11,7 +11,6 @@ import render
 from chat import Reply
 from handlers import callbacks
 from reportqa.models import Hit
-from reportqa.search import passage_key
 
 PAGE = 8  # agencies or reports per page
 
@@ -22,13 +21,7 @@ def short_key(text: str) -> str:
 
 def answer_text(reply: Reply, index: int = 0) -> str:
     """The HTML of result `index` of a reply (0 is the answer)."""
-    text = render.html_layout(render.layout(reply.answer, index))
-    notes = []
-    if reply.followup and index == 0:
-        notes.append(f"<i>（按上一问理解为：{render.escape(reply.question)}）</i>")
-    if index > 0:
-        notes.append(f"<i>结果 {index + 1}/{len(reply.answer.hits)}</i>")
-    return "\n".join([*notes, text]) if notes else text
+    return render.reply_html(reply.answer, index, reply.question if reply.followup else "")
 
 
 def answer_keyboard(reply: Reply, index: int = 0) -> InlineKeyboardMarkup | None:
@@ -59,7 +52,7 @@ def answer_keyboard(reply: Reply, index: int = 0) -> InlineKeyboardMarkup | None
 
 
 def _open(hit: Hit) -> str:
-    return callbacks.open_passage(passage_key(hit.passage.id))
+    return callbacks.open_passage(hit.passage.id)
 
 
 def questions_keyboard(questions: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:

@@ -7,6 +7,7 @@ concurrent readers and swapped whole; nothing in this module does I/O or knows a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 class ReportQAError(Exception):
@@ -101,6 +102,20 @@ class Hit:
         }
 
 
+class Reason(StrEnum):
+    """Why the engine does not answer; render.py words each one, with Answer.reason_data."""
+
+    NOTHING_TO_SEARCH = "nothing_to_search"  # the question holds no searchable word
+    NOTHING_FOUND = "nothing_found"  # no passage shares a term with it
+    NO_REPORT_OF_PLACE = "no_report_of_place"  # data: the places named
+    NO_REPORT_OF_AGENCY = "no_report_of_agency"  # data: the agencies named
+    NO_YEAR = "no_year"  # data: the years asked
+    PLAN_ONLY = "plan_only"  # an outcome asked of a plan; data: its doc_type
+    NO_VALUE = "no_value"  # the value asked is not in the answer; data: its kind (query.py)
+    NO_TOPIC = "no_topic"  # a name or a number alone, nothing asked about it
+    NOT_COVERED = "not_covered"  # the best passage holds too little of the question
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The engine's reply to one question: ranked hits and whether it dares to answer."""
@@ -109,9 +124,11 @@ class Answer:
     answered: bool
     hits: tuple[Hit, ...]
     confidence: float = 0.0
-    reason: str = ""  # why there is no answer, in Chinese, when answered is False
+    reason: Reason | None = None  # why there is no answer, when answered is False
+    reason_data: tuple[str, ...] = ()  # what the reason names (places, agencies, years...)
     coverage: tuple[str, ...] = field(default=())  # what the knowledge base covers (for no-answer)
-    note: str = ""  # said before an answer: e.g. that a close agency stands in for the one asked
+    # (the agency asked, the close agency whose report answers) when one stands in for another
+    stand_in: tuple[str, str] | None = None
 
     def as_json(self) -> dict[str, object]:
         return {

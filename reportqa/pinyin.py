@@ -7,7 +7,7 @@ readings gives several keys (at most four per bigram).
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 
 @lru_cache(maxsize=1)
@@ -38,3 +38,53 @@ def bigram_keys(pair: str) -> list[str]:
     if len(pair) != 2:
         return []
     return [f"{a} {b}" for a in readings(pair[0]) for b in readings(pair[1])]
+
+
+class Homophones:
+    """The indexed bigrams read like a two-character string, for one index's vocabulary
+    (term -> id; bigram terms are BIGRAM + two characters). The pinyin map is built on first
+    use; answers are remembered (at most `limit`, then forgotten all at once)."""
+
+    def __init__(self, vocab: dict[str, int], bigram_mark: str, limit: int = 200_000) -> None:
+        self._vocab = vocab
+        self._mark = bigram_mark
+        self._limit = limit
+        self._memo: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {}
+
+    @cached_property
+    def _by_key(self) -> dict[str, list[int]]:
+        """Pinyin key -> the term ids of the indexed bigrams with that reading."""
+        out: dict[str, list[int]] = {}
+        for term, tid in self._vocab.items():
+            if term.startswith(self._mark) and len(term) == 3:
+                for key in bigram_keys(term[1:]):
+                    out.setdefault(key, []).append(tid)
+        return out
+
+    @cached_property
+    def _terms(self) -> list[str]:
+        """Index terms by id."""
+        terms = [""] * len(self._vocab)
+        for term, tid in self._vocab.items():
+            terms[tid] = term
+        return terms
+
+    def term_ids(self, pair: str) -> tuple[int, ...]:
+        """Term ids of the indexed bigrams read like `pair`, in reading order."""
+        return self._lookup(pair)[0]
+
+    def strings(self, pair: str) -> tuple[str, ...]:
+        """The indexed two-character strings other than `pair` read like it (法率 -> 法律 ...)."""
+        return self._lookup(pair)[1]
+
+    def _lookup(self, pair: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        found = self._memo.get(pair)
+        if found is None:
+            ids = (t for key in bigram_keys(pair) for t in self._by_key.get(key, ()))
+            tids = tuple(dict.fromkeys(ids))
+            texts = tuple(s for s in (self._terms[t][1:] for t in tids) if s != pair)
+            found = (tids, texts)
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
+            self._memo[pair] = found
+        return found

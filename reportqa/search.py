@@ -15,37 +15,28 @@ The flow for one question:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from reportqa.agencies import (
-    AgencyMention,
-    agency_kind,
-    close_kinds,
-    find_agencies,
-    is_abbreviation,
-)
+from reportqa.agencies import agency_kind, close_kinds, is_abbreviation
 from reportqa.index import Index
-from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Report
+from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Reason, Report
 from reportqa.normalize import clean_input, normalize
+from reportqa.pinyin import Homophones
 from reportqa.places import Gazetteer, Place
-from reportqa.tokenize import BIGRAM, STOPWORDS, Tokenizer, bigrams
+from reportqa.query import PINYIN_WEIGHT, Analyser, Query, ValueKind
+from reportqa.tokenize import BIGRAM, Tokenizer
 
-MAX_QUESTION = 300  # characters analysed; a longer message is cut, not refused
 CANDIDATES = 24  # passages that get fuzzy rescoring
 MISMATCH = 0.25  # score factor for a report of another place or agency than the one named
 BROADER = 0.85  # score factor for a report of a wider area than the one named (市 for 区)
 YEAR_MISMATCH = 0.5
-PINYIN_WEIGHT = 0.7  # a homophone bigram counts this much of an exact one
-ENTITY_WEIGHT = 0.3  # terms naming a place, agency or year: the metadata checks handle those
-CROSS_WEIGHT = 0.3  # bigrams that straddle two words
 INFO_SECTION = "文件信息"  # the passage of title, date, source and attachments
 INFO_PENALTY = 0.6  # it answers questions about the document (date, 文号), not its content
 FUZZ_WEIGHT = 0.35
@@ -63,109 +54,11 @@ MEMO_LIMIT = 4096  # sets of agency (or place) names whose factors are remembere
 # With the words a number asked for belongs to in the answer sentence, a smaller share of the
 # rest of the question will do (空气好的天数 -> 优良天数达到251天).
 COVERAGE_ANCHORED = 0.25
-_HOW_MUCH = re.compile(r"多少|多大|几(?![乎])")
-# Words between an asked number and the thing it counts: 实现利润总额(共)多少, 天数有多少.
-_FILLERS = frozenset(
-    [
-        "有",
-        "是",
-        "为",
-        "了",
-        "的",
-        "共",
-        "一共",
-        "总共",
-        "累计",
-        "合计",
-        "共计",
-        "总计",
-        "达",
-        "达到",
-        "约",
-        "大约",
-        "到底",
-        "究竟",
-        "实现",
-        "完成",
-        "给",
-        "都",
-        "又",
-        "还",
-        "就",
-        "能",
-        "会",
-        "要",
-        "可",
-        "呀",
-        "啊",
-        "呢",
-        "吗",
-        "大概",
-        "一般",
-        "分别",
-        "各",
-        "那边",
-        "这边",
-        "那里",
-        "这里",
-        "今年",
-        "去年",
-        "当年",
-        "全年",
-    ]
-)
-_YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
-_QUOTE = re.compile(r"《[^》]*》")
 # A plan (工作要点, 计划, 方案) states targets; a question about what was actually achieved
 # cannot be answered from it.
 PLAN_TYPES = ("要点", "计划", "方案")
 _OUTCOME = re.compile(r"实际|最终|最后.{0,3}(?:达到|完成|实现)|(?:达到|完成|实现)了(?!吗)")
-_CONTENT = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{2,}|\d")
-_ASKING = re.compile(r"多少|几|哪|什么|怎么|有没有|是否|是不是|吗|呢|啊|谁|数量|数目")
-# Measure words: after 多少/几 they name the unit of the number asked for.
-_MEASURE = "个件条项家名人次篇场份处批张户辆台套所块元册期届轮天年月日周页位例起宗笔亿万倍"
-_NOT_COUNTS = str.maketrans("", "", "年月日周天")  # "how many" without a unit is not a date
-_NUM = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千万零〇]+)"
-# A count: digits, or Chinese numerals other than a lone 一 (一件事, 一个环节 are words), not
-# an ordinal (第一个).
-_CN_DIGITS = "一二两三四五六七八九十百千万零〇"
-_COUNT_NUM = (
-    rf"(?<!第)(?:\d+(?:\.\d+)?|(?<![{_CN_DIGITS}])(?:[{_CN_DIGITS[1:]}]|[{_CN_DIGITS}]{{2,}}))"
-)
 _SENT_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
-_UNIT_ALIASES = {
-    "天": "天日",
-    "日": "天日",
-    "人": "人名",
-    "名": "名人",
-    "次": "次场",
-    "场": "场次",
-    "元": "元",
-    "钱": "元",
-}
-
-
-_LATIN_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z0-9]*(?![a-z0-9])")
-# English abbreviations that government reports write in Chinese (general usage, not one report)
-ABBREVIATIONS = {
-    "gdp": "生产总值",
-    "cpi": "居民消费价格",
-    "ppi": "工业生产者出厂价格",
-    "pmi": "采购经理指数",
-    "ppp": "政府和社会资本合作",
-    "fdi": "外商直接投资",
-    "ipo": "首次公开发行",
-}
-_ENGLISH_ASKING = tuple(
-    (re.compile(rf"(?<![a-z]){english}(?![a-z])"), chinese)
-    for english, chinese in (
-        (r"how many|how much|number of|amount of|total", "多少"),
-        (r"what percentage|what proportion|what share|what rate", "比例是多少"),
-        (r"how long", "多长时间"),
-        (r"when|what date|what time", "什么时候"),
-        (r"which|what|who|whom|whose|where", "什么"),
-    )
-)
 _PASSAGE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\d)")
 REVIEWS_PREVIOUS_YEAR = ("政府工作报告",)  # a 2025年政府工作报告 reviews 2024 and plans 2025
 
@@ -181,113 +74,6 @@ def covered_years(report: Report) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class ValueKind:
-    """What kind of value a question asks for, as a pattern the answer sentence must match
-    (or, for a person's name, a test a pattern cannot make)."""
-
-    name: str
-    pattern: re.Pattern[str]
-    test: Callable[[str], bool] | None = None
-
-    def found(self, norm: str) -> bool:
-        """Whether normalised text holds a value of this kind."""
-        return self.test(norm) if self.test is not None else bool(self.pattern.search(norm))
-
-
-# A role's holder asked for: 局长是谁, 发言人叫什么名字 (谁 alone often asks for a unit: 由谁主办).
-_PERSON_Q = re.compile(
-    r"(?:长|主任|书记|负责人|发言人|主持人|委员|代表)"
-    r"(?:是谁|叫什么|姓什么|的?姓名|的?名字|是哪位)"
-)
-
-
-# The commonest Chinese surnames (about 85% of people): a word jieba does not know (or tags as
-# a name) is a person's name when it is two or three characters long and starts with one.
-_SURNAMES = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
-    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
-    "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
-    "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
-    "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
-    "闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝代"
-)
-
-
-def names_a_person(name_like: list[str]) -> bool:
-    """Whether text names a person, given its name-like words (Tokenizer.name_like): 局长李明
-    does, 由局长任组长 does not (such a word that starts with a surname)."""
-    return any(word[0] in _SURNAMES for word in name_like)
-
-
-def value_kind(q: str) -> ValueKind | None:
-    """The value asked for by a normalised question, if it asks for one."""
-    if re.search(r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大", q):
-        return ValueKind("money", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元"))
-    if _PERSON_Q.search(q):
-        # the test needs a tokenizer: Engine.analyse gives it the engine's own
-        return ValueKind("person", re.compile(r"(?!)"))
-    if re.search(r"邮箱|电子邮件|电子信箱|e-?mail", q):
-        return ValueKind("email", re.compile(r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"))
-    if re.search(r"电话|联系方式|热线|传真", q):
-        return ValueKind("phone", re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|\d{11}|\d{7,8}"))
-    if re.search(r"文号|发文字号", q):
-        return ValueKind("docno", re.compile(r"〔\d{4}〕|\[\d{4}\]|\d+号"))
-    if re.search(r"哪天|哪一天|什么时候|何时|哪个月|几月|哪年|哪一年|日期|什么时间", q):
-        return ValueKind("date", re.compile(r"\d{4}\s*[年\-/.]|\d{1,2}\s*月|年底|年初|年内|月底"))
-    if re.search(r"比例|占比|百分|率[^，,。？?]{0,8}(?:多少|几成)", q):
-        return ValueKind("percent", re.compile(rf"{_NUM}\s*%|百分之"))
-    if re.search(r"面积|(?:多少|几)\s*(?:万)?(?:亩|平方|公顷)", q):
-        return ValueKind(
-            "area", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:亩|平方|公顷|㎡|km2)")
-        )
-    if re.search(r"多久|多长时间|(?:多少|几)个?(?:天|工作日)", q):
-        return ValueKind("duration", re.compile(rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)"))
-    if re.search(r"第(?:几|多少)", q):
-        return ValueKind("ordinal", re.compile(rf"第{_NUM}"))
-    m = re.search(rf"(?<!哪)(?:多少|几)\s*个?([{_MEASURE}])", q)
-    if m and m.group(1) not in "个":
-        units = _UNIT_ALIASES.get(m.group(1), m.group(1))
-        return ValueKind(
-            # 多少个项目 asks 个 of 项目: 27个项目 holds it
-            "count",
-            re.compile(rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*个?\s*[{units}]"),
-        )
-    if re.search(r"(?<!哪)(?:多少|几)|数量|数目|人数|件数|次数|规模", q):
-        return ValueKind(
-            "number",
-            re.compile(
-                rf"{_COUNT_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:余|多)?\s*(?:[{_MEASURE.translate(_NOT_COUNTS)}](?!工作日|月|小时|星期|季度)|%)"
-            ),
-        )
-    return None
-
-
-@dataclass
-class Query:
-    """A question analysed once: its terms and the places, agencies and years it names."""
-
-    text: str
-    norm: str
-    term_weights: dict[int, float]
-    topic: dict[str, float]  # bigram -> idf: what the question is about (for coverage)
-    places: list[list[Place]]
-    agencies: list[AgencyMention]
-    years: list[int]
-    value: ValueKind | None
-    # (start, end, "place" | "agency" | "year") of each entity named, offsets into `norm`
-    entities: list[tuple[int, int, str]] = field(default_factory=list)
-    report_factors: np.ndarray = field(default_factory=lambda: np.ones(0))
-    # for each place named, the places written right against it (深圳市龙华区: one chain)
-    chained: tuple[tuple[int, ...], ...] = ()
-    close_kinds: frozenset[str] | None = None  # kinds held close to one asked (stand_in)
-    # the words a number asked for belongs to: 利润总额 in 利润总额多少亿元, 项目 in 多少个项目
-    anchors: tuple[str, ...] = ()
-    # the places named right before an agency (淮安市 in 淮安市人民政府): that agency's own place,
-    # so a report of a district's agency inside it is another agency's
-    owners: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True)
 class _ReportInfo:
     report: Report
     place: Place | None
@@ -296,7 +82,12 @@ class _ReportInfo:
 
 
 class Engine:
-    """Answers questions from one knowledge base; immutable once built, safe to share."""
+    """Answers questions from one knowledge base.
+
+    The knowledge base, the index and everything derived from them in __init__ never change
+    after it is built. As questions come it fills bounded caches of values derived from them
+    (normalised passages, sentences, factor memos), so sharing one engine is safe: a cache
+    miss at worst computes the same value twice."""
 
     def __init__(
         self, kb: KnowledgeBase, index: Index, tokenizer: Tokenizer, gaz: Gazetteer
@@ -345,13 +136,15 @@ class Engine:
             [codes[i.place.code if i.place else None] for i in self._groups], dtype=np.int64
         )
         self._held_places = [i.place for i in self._groups if i.place is not None]
-        self._by_key = {passage_key(p.id): (ri, p) for ri, p in self.entries}
+        self.homophones = Homophones(index.vocab, BIGRAM, CACHE_LIMIT)
+        self.analyser = Analyser(
+            index, tokenizer, gaz, self.known_kinds, self._held_places, self.homophones
+        )
         # Filled as questions come: normalising a passage costs more than scoring it.
         self._norms: dict[int, str] = {}
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
         self._agency_memo: dict[Any, np.ndarray] = {}
-        self._homophone_memo: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {}
         self._place_memo: dict[Any, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
@@ -374,64 +167,73 @@ class Engine:
         self, question: str, query: Query, top: int, report_ids: frozenset[str] | None
     ) -> Answer:
         if not query.term_weights and not query.topic:
-            return Answer(question, False, (), 0.0, "问题里没有可以检索的内容", self.coverage)
-        mult = self._report_factors(query, report_ids)
-        query.report_factors = mult
-        scores = self.index.score(query.term_weights) * mult[self.passage_report]
+            return Answer(question, False, (), 0.0, Reason.NOTHING_TO_SEARCH, (), self.coverage)
+        factors = self._report_factors(query, report_ids)
+        scores = self.index.score(query.term_weights) * factors[self.passage_report]
+        cand = self._candidates(scores)
+        if len(cand) == 0:
+            return Answer(question, False, (), 0.0, Reason.NOTHING_FOUND, (), self.coverage)
+        ranked = self._rank(query, scores, cand, max(top, 1))
+        hits = []
+        for score, i, _, _ in ranked:
+            ri, passage = self.entries[i]
+            hits.append(
+                Hit(self.kb.reports[ri], passage, self.best_sentence(query, passage), score)
+            )
+        _, top_i, top_norm, year_ok = ranked[0]
+        conf, reason, data = self.confidence(query, factors, top_i, top_norm, year_ok, hits[0])
+        if reason is not None:
+            return Answer(question, False, tuple(hits), conf, reason, data, self.coverage)
+        info = self.reports[self.entries[top_i][0]]
+        named = self.stand_in(query, info) if query.agencies else ""
+        stand_in = None
+        if named and self._agency_factor_exact(query, info) <= MISMATCH:
+            stand_in = (named, info.report.agency)
+        return Answer(question, True, tuple(hits), conf, stand_in=stand_in)
+
+    def _candidates(self, scores: np.ndarray) -> np.ndarray:
+        """The passages of the CANDIDATES best BM25 scores above 0, best first."""
         k = min(CANDIDATES, len(scores))
         if k == 0 or float(scores.max(initial=0.0)) <= 0.0:
-            return Answer(question, False, (), 0.0, "知识库中没有找到相关内容", self.coverage)
+            return np.zeros(0, dtype=np.int64)
         cand = np.argpartition(-scores, k - 1)[:k]
         cand = cand[scores[cand] > 0]
-        cand = cand[np.argsort(-scores[cand], kind="stable")]  # best BM25 first
+        return cand[np.argsort(-scores[cand], kind="stable")]  # type: ignore[no-any-return]
+
+    def _rank(
+        self, query: Query, scores: np.ndarray, cand: np.ndarray, top: int
+    ) -> list[tuple[float, int, str, bool]]:
+        """The `top` best candidates by combined score: (score, passage, its normalised text,
+        whether its year is the one asked)."""
         best = float(scores[cand[0]])
         ranked: list[tuple[float, int, str, bool]] = []
         kept: list[float] = []  # the best `top` combined scores so far, descending
         definite = query.value if query.value and query.value.name != "number" else None
         about_document = bool(query.value and query.value.name in ("date", "docno"))
-        for i in cand:
+        for i in (int(c) for c in cand):
             rel = float(scores[i]) / best
-            full = len(kept) >= max(top, 1)
+            full = len(kept) >= top
             if full and combine(rel, 1.0, True) < kept[-1]:
                 break  # every later candidate scores less than the hits already found
-            ri, passage = self.entries[int(i)]
-            info = self.reports[ri]
-            norm = self._passage_norm(int(i))
-            year_ok = self._year_ok(query, info.report, norm)
+            ri, passage = self.entries[i]
+            norm = self._passage_norm(i)
+            year_ok = self._year_ok(query, self.reports[ri].report, norm)
             info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
-            value_ok = definite is None or self._holds(int(i), definite)
+            value_ok = definite is None or self._holds(i, definite)
             factor = combine(1.0, 0.0, year_ok, info_only, value_ok)  # its penalties
             # the fuzzy ratio it needs to enter the hits: rapidfuzz stops early below it
             need = (kept[-1] / factor - rel) / FUZZ_WEIGHT * 100.0 if full else 0.0
             if need > 100.0:
                 continue
-            fuzzy = (
-                fuzz.partial_ratio(query.norm, norm, score_cutoff=max(need, 0.0)) / 100.0
-                if query.norm
-                else 0.0
-            )
-            score = combine(rel, fuzzy, year_ok, info_only, value_ok)
+            cutoff = max(need, 0.0)
+            fuzzy = fuzz.partial_ratio(query.norm, norm, score_cutoff=cutoff) / 100.0
+            score = combine(rel, fuzzy if query.norm else 0.0, year_ok, info_only, value_ok)
             if full and score < kept[-1]:
                 continue
-            ranked.append((score, int(i), norm, year_ok))
-            kept = sorted([*kept, score], reverse=True)[: max(top, 1)]
+            ranked.append((score, i, norm, year_ok))
+            kept = sorted([*kept, score], reverse=True)[:top]
         ranked.sort(key=lambda r: -r[0])
-        hits: list[Hit] = []
-        for score, i, _, _ in ranked[: max(top, 1)]:
-            ri, passage = self.entries[i]
-            sentence = self.best_sentence(query, passage)
-            hits.append(Hit(self.kb.reports[ri], passage, sentence, score))
-        hits = hits[: max(top, 1)]
-        _, top_i, top_norm, year_ok = ranked[0]
-        answered, conf, reason = self.confidence(query, top_i, top_norm, year_ok, hits[0])
-        note = ""
-        info = self.reports[self.entries[top_i][0]]
-        named = self.stand_in(query, info) if answered and query.agencies else ""
-        if named and self._agency_factor_exact(query, info) <= MISMATCH:
-            note = f"知识库中没有{named}的报告，以下按相近的{info.report.agency}的报告回答"
-        return Answer(
-            question, answered, tuple(hits), conf, reason, () if answered else self.coverage, note
-        )
+        return ranked[:top]
 
     def _agency_factor_exact(self, q: Query, info: _ReportInfo) -> float:
         """1.0 when the report's agency is the one named (its kind or a short form of its
@@ -443,10 +245,9 @@ class Engine:
                 return 1.0
         return MISMATCH
 
-    def passage(self, key: str) -> tuple[Report, Passage] | None:
-        """The report and passage with this passage_key(), if the knowledge base still has it."""
-        found = self._by_key.get(key)
-        return (self.kb.reports[found[0]], found[1]) if found else None
+    def analyse(self, question: str) -> Query:
+        """The question analysed against this knowledge base (reportqa.query)."""
+        return self.analyser.analyse(question)
 
     @cached_property
     def coverage(self) -> tuple[str, ...]:
@@ -457,147 +258,6 @@ class Engine:
             else f"《{r.title or r.source_file}》（{r.year or '年份不详'}）"
             for r in self.kb.reports
         )
-
-    # ------------------------------------------------------------------ analysis
-
-    def _latin(self, norm: str) -> str:
-        """English mixed into a question, as a user means it: question words are asked in
-        Chinese (how many -> 多少), a word the reports hold (gdp, 5g, odr) stays, and any other
-        English word is dropped: it can match nothing, so it must not weigh on the answer."""
-        if not _LATIN_WORD.search(norm):
-            return norm
-        for pattern, chinese in _ENGLISH_ASKING:
-            norm = pattern.sub(chinese, norm)
-
-        def keep(m: re.Match[str]) -> str:
-            word = m.group(0)
-            chinese = ABBREVIATIONS.get(word, "")
-            if any(c.isdigit() for c in word) or word in self.index.vocab:
-                return f"{word} {chinese}" if chinese else word
-            return f" {chinese} " if chinese else " "
-
-        return _LATIN_WORD.sub(keep, norm)
-
-    def analyse(self, question: str) -> Query:
-        """Terms, topic and named entities of a question."""
-        norm = self._latin(normalize(question)[:MAX_QUESTION])
-        outside_quotes = _QUOTE.sub(lambda m: " " * len(m.group(0)), norm)
-        spans = self.tokenizer.spans(norm)
-        bounds = {a for a, _, _ in spans} | {b for _, b, _ in spans}
-        for a, _, token in spans:  # 舟山市科技局 is one token: its place still ends a word
-            for length in range(len(token) - 1, 1, -1):
-                if token[:length] in self.gaz.by_name:
-                    bounds.add(a + length)
-                    break
-        raw_places = self.gaz.find(outside_quotes, bounds)
-        ends = frozenset(pos + len(name) for pos, name, _ in raw_places)
-        agencies = find_agencies(outside_quotes, self.known_kinds, bounds, ends)
-        starts = {m.start for m in agencies}
-        found_places = [
-            (pos, name, cands)
-            for pos, name, cands in raw_places
-            if self._is_place_mention(name, cands, pos + len(name) in starts)
-        ]
-        places = [cands for _, _, cands in found_places]
-        chained = tuple(
-            tuple(
-                m
-                for m, (pos2, name2, _) in enumerate(found_places)
-                if pos2 + len(name2) == pos or pos + len(name) == pos2
-            )
-            for pos, name, _ in found_places
-        )
-        year_spans = [
-            (m.start(), m.end(), int(m.group(1))) for m in _YEAR_Q.finditer(outside_quotes)
-        ]
-        entity = [False] * (len(norm) + 1)  # characters naming a place/agency/year
-        for pos, name, _ in found_places:
-            entity[pos : pos + len(name)] = [True] * len(name)
-        for m in agencies:
-            entity[m.start : m.end] = [True] * (m.end - m.start)
-        for a, b, _ in year_spans:
-            entity[a:b] = [True] * (b - a)
-        weights: dict[int, float] = {}
-        topic: dict[str, float] = {}
-        for a, b, word in spans:
-            if not word.strip() or word in STOPWORDS or not _CONTENT.search(word):
-                continue
-            is_entity = all(entity[a:b])
-            self._add_term(weights, word, ENTITY_WEIGHT if is_entity else 1.0)
-            grams = bigrams(word)
-            for i, gram in enumerate(grams):
-                on_entity = entity[a + i] and entity[a + i + 1]
-                self._add_term(weights, gram, ENTITY_WEIGHT if on_entity else 1.0)
-                if on_entity or _ASKING.search(word) or len(gram) != 3:
-                    continue
-                tid = self.index.vocab.get(gram)
-                topic[gram[1:]] = float(self.index.idf[tid]) if tid is not None else self._max_idf
-        # bigrams across word boundaries still help ranking (unsegmented or mis-cut words)
-        for gram in bigrams(norm):
-            self._add_term(weights, gram, CROSS_WEIGHT)
-        value = value_kind(norm)
-        if value is not None and value.name == "person":
-            words = self.tokenizer.name_like
-            value = ValueKind(value.name, value.pattern, lambda t: names_a_person(words(t)))
-        anchors = _anchors(norm, spans, entity) if value and value.name in _NUMBERS else ()
-        return Query(
-            question,
-            norm,
-            weights,
-            topic,
-            places,
-            agencies,
-            [y for _, _, y in year_spans],
-            value,
-            sorted(
-                [(p, p + len(name), "place") for p, name, _ in found_places]
-                + [(m.start, m.end, "agency") for m in agencies]
-                + [(a, b, "year") for a, b, _ in year_spans]
-            ),
-            chained=chained,
-            anchors=anchors,
-            owners=frozenset(
-                n for n, (pos, name, _) in enumerate(found_places) if pos + len(name) in starts
-            ),
-        )
-
-    def _is_place_mention(self, name: str, cands: list[Place], before_agency: bool) -> bool:
-        """A county's short name is often an ordinary word too (新建, 西湖, 江北): it names a
-        place only when it is one the knowledge base holds, or an agency follows (西湖发改局).
-        Full names (新建区) and cities' short names always count."""
-        if any(c.name == name or c.level < 2 for c in cands) or before_agency:
-            return True
-        return any(h.contains(c) or c.contains(h) for c in cands for h in self._held_places)
-
-    def _add_term(self, weights: dict[int, float], term: str, weight: float) -> None:
-        tid = self.index.vocab.get(term)
-        if tid is not None:
-            weights[tid] = max(weights.get(tid, 0.0), weight)
-        elif term.startswith(BIGRAM):
-            for alt in self._homophones(term):
-                weights[alt] = max(weights.get(alt, 0.0), weight * PINYIN_WEIGHT)
-
-    @cached_property
-    def _max_idf(self) -> float:
-        return float(self.index.idf.max()) if len(self.index.idf) else 1.0
-
-    @cached_property
-    def _pinyin_map(self) -> dict[str, list[int]]:
-        """Pinyin of each indexed bigram -> its term ids (built on first use)."""
-        from reportqa.pinyin import bigram_keys
-
-        out: dict[str, list[int]] = {}
-        for term, tid in self.index.vocab.items():
-            if term.startswith(BIGRAM) and len(term) == 3:
-                for key in bigram_keys(term[1:]):
-                    out.setdefault(key, []).append(tid)
-        return out
-
-    def _homophones(self, term: str) -> list[int]:
-        """Term ids of indexed bigrams read like a bigram term the index lacks (up to 8)."""
-        if len(term) != 3:
-            return []
-        return list(self._homophone(term[1:])[0][:8])
 
     # ------------------------------------------------------------------ entity checks
 
@@ -681,14 +341,7 @@ class Engine:
         """The agency named in the question that this report's agency stands in for: a close
         name (科委 for 科学技术局, 经信局 for 经济和信息化委员会) when the knowledge base holds no
         agency of the named kind in that place; '' otherwise."""
-        if not info.kind:
-            return ""
-        if q.close_kinds is None:  # the kinds held that are close to one asked (once a query)
-            asked = {k for m in q.agencies for k in m.kinds}
-            q.close_kinds = frozenset(
-                held for held in self.known_kinds if any(close_kinds(k, held) for k in asked)
-            )
-        if info.kind not in q.close_kinds:
+        if not info.kind or info.kind not in q.close_kinds:
             return ""
         here = self._kinds_at.get(info.place.code if info.place else None, set())
         for m in q.agencies:
@@ -761,42 +414,34 @@ class Engine:
         return found
 
     def confidence(
-        self, q: Query, i: int, norm: str, year_ok: bool, hit: Hit
-    ) -> tuple[bool, float, str]:
-        """Whether to answer, with a confidence in [0, 1] and the reason when not."""
+        self, q: Query, factors: np.ndarray, i: int, norm: str, year_ok: bool, hit: Hit
+    ) -> tuple[float, Reason | None, tuple[str, ...]]:
+        """A confidence in [0, 1] for answering with passage i, and the reason (with its
+        data) not to answer, if there is one. `factors` are the report factors of the search."""
         ri, _ = self.entries[i]
         info = self.reports[ri]
-        if (
-            q.places
-            and q.report_factors[ri] <= MISMATCH
-            and self._agency_factor(q, info) > MISMATCH
-        ):
-            where = "、".join(dict.fromkeys(max(c, key=lambda p: p.level).name for c in q.places))
-            return False, 0.1, f"知识库中没有{where}的报告"
+        if q.places and factors[ri] <= MISMATCH and self._agency_factor(q, info) > MISMATCH:
+            where = tuple(dict.fromkeys(max(c, key=lambda p: p.level).name for c in q.places))
+            return 0.1, Reason.NO_REPORT_OF_PLACE, where
         named_here = any(len(m.text) >= 3 and m.text in norm for m in q.agencies)
         if q.agencies and self._agency_factor(q, info) <= MISMATCH and not named_here:
-            names = "、".join(m.text for m in q.agencies)
-            return False, 0.1, f"知识库中没有{names}的报告"
+            return 0.1, Reason.NO_REPORT_OF_AGENCY, tuple(m.text for m in q.agencies)
         if not year_ok:
-            years = "、".join(str(y) for y in q.years)
-            return False, 0.2, f"知识库中没有{years}年的相关内容"
+            return 0.2, Reason.NO_YEAR, tuple(str(y) for y in q.years)
         if info.report.doc_type.endswith(PLAN_TYPES) and _OUTCOME.search(q.norm):
-            return False, 0.2, "这份报告是工作计划，只写了目标，没有写实际完成情况"
+            return 0.2, Reason.PLAN_ONLY, (info.report.doc_type,)
         covered = self.coverage_of(q, norm)
-        value_ok = q.value is None or q.value.found(normalize(hit.sentence))
-        conf = covered * (1.0 if value_ok else 0.5)
-        if not value_ok:
-            what = "人名" if q.value is not None and q.value.name == "person" else "数值"
-            return False, conf, f"报告中没有问题所问的{what}"
+        if q.value is not None and not q.value.found(normalize(hit.sentence)):
+            return covered * 0.5, Reason.NO_VALUE, (q.value.name,)
         if not q.topic:
-            return False, 0.0, "问题里没有可以检索的具体内容，请说明想了解什么"
+            return 0.0, Reason.NO_TOPIC, ()
         if covered >= COVERAGE_ANCHORED and q.anchors and q.value is not None:
             sentence = normalize(hit.sentence)
             if any(self._mentions(a, sentence) for a in q.anchors):
-                return True, conf, ""  # the number asked for, with what it counts
+                return covered, None, ()  # the number asked for, with what it counts
         if covered < COVERAGE_MIN:
-            return False, conf, "报告中没有谈到这个问题"
-        return True, conf, ""
+            return covered, Reason.NOT_COVERED, ()
+        return covered, None, ()
 
     def _mentions(self, anchor: str, norm: str) -> bool:
         """Whether normalised text holds an anchor word's head (its last two characters, as
@@ -822,31 +467,7 @@ class Engine:
         """The indexed two-character strings read like `pair` (法率 -> 法律 ...): every passage's
         bigrams are indexed, so a passage holds a homophone of `pair` only if it holds one of
         these."""
-        return self._homophone(pair)[1]
-
-    def _homophone(self, pair: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-        """The term ids (in reading order) and the strings, other than `pair`, of the indexed
-        bigrams read like `pair`; remembered."""
-        found = self._homophone_memo.get(pair)
-        if found is None:
-            from reportqa.pinyin import bigram_keys
-
-            ids = (t for key in bigram_keys(pair) for t in self._pinyin_map.get(key, ()))
-            tids = tuple(dict.fromkeys(ids))
-            texts = tuple(s for s in (self._terms[t][1:] for t in tids) if s != pair)
-            found = (tids, texts)
-            if len(self._homophone_memo) >= CACHE_LIMIT:
-                self._homophone_memo.clear()
-            self._homophone_memo[pair] = found
-        return found
-
-    @cached_property
-    def _terms(self) -> list[str]:
-        """Index terms by id."""
-        terms = [""] * len(self.index.vocab)
-        for term, tid in self.index.vocab.items():
-            terms[tid] = term
-        return terms
+        return self.homophones.strings(pair)
 
     def _fact(self, q: Query, report_ids: frozenset[str] | None) -> Hit | None:
         best: tuple[float, Fact] | None = None
@@ -877,52 +498,6 @@ def _remembered(
             memo.clear()
         memo[key] = found
     return found
-
-
-_NUMBERS = frozenset({"count", "money", "percent", "duration", "area", "number"})
-_HAN = re.compile(r"[\u4e00-\u9fff]+")
-
-
-def _anchors(norm: str, spans: list[tuple[int, int, str]], entity: list[bool]) -> tuple[str, ...]:
-    """The words a number asked for belongs to: the content word right before 多少/几 (fillers
-    such as 有, 一共 skipped; a one-character verb such as 种 ends the search) and the word
-    right after it past a measure word (多少个项目 -> 项目; 多少亿元 names only a unit)."""
-    m = _HOW_MUCH.search(norm)
-    if m is None:
-        return ()
-    out: list[str] = []
-    before = [t for t in spans if t[1] <= m.start()]
-    for k in range(len(before) - 1, -1, -1):
-        a, b, token = before[k]
-        if not token.strip() or token in _FILLERS:
-            continue
-        if not _HAN.fullmatch(token):
-            break  # punctuation or a number: the clause ended
-        if len(token) == 1 and k > 0:  # 执法|证: one word cut in two, unless a filler (一共|种)
-            a2, _, prev = before[k - 1]
-            if _HAN.fullmatch(prev) and prev not in _FILLERS and len(prev) >= 2:
-                a, token = a2, prev + token
-        if len(token) >= 2 and not any(entity[a:b]):
-            out.append(token)
-        break
-    start = m.end() + 1 if norm[m.end() : m.end() + 1] in set(_MEASURE) - {"亿", "万"} else m.end()
-    # the word from there: to the end of the token holding it (多|大面积 -> 面积), or the next
-    end = next((b for a, b, _ in spans if b >= start + 2), start)
-    after = norm[start:end]
-    if (
-        _HAN.fullmatch(after)
-        and 2 <= len(after) <= 6
-        and after[0] not in "亿万千百"
-        and after not in _FILLERS
-        and not _HOW_MUCH.match(after)
-    ):
-        out.append(after)
-    return tuple(out)
-
-
-def passage_key(passage_id: str) -> str:
-    """A short stable key for a passage id (fits Telegram's 64-byte callback data)."""
-    return hashlib.sha1(passage_id.encode("utf-8")).hexdigest()[:12]
 
 
 def combine(

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from handlers import callbacks as cb
+from reportqa.models import KnowledgeBase, Passage, Report
 
 
 def test_each_kind_round_trips() -> None:
@@ -14,7 +15,7 @@ def test_each_kind_round_trips() -> None:
     assert cb.parse_more("m|q1|x") == ("q1", 0)  # a damaged index shows the answer
     assert cb.parse_vote(cb.vote(True, "q1")) == (True, "q1")
     assert cb.parse_vote(cb.vote(False, "q1")) == (False, "q1")
-    assert cb.arg(cb.open_passage("abc")) == "abc"
+    assert cb.arg(cb.open_passage("abc")) == cb.passage_key("abc")
     assert cb.arg(cb.ask("q9")) == "q9"
     assert cb.parse_page(cb.page(cb.REPORT_PAGE, 2)) == 2
     assert cb.arg(cb.choose(cb.AGENCY, "k1")) == "k1"
@@ -29,6 +30,18 @@ def test_the_wire_format_is_stable() -> None:  # buttons sent before an upgrade 
     assert cb.more("q1", 1) == "m|q1|1"
     assert cb.vote(False, "q1") == "f|-|q1"
     assert cb.upload("set", "t", "year") == "adm|set|t|year"
+    assert cb.open_passage("abc") == "o|a9993e364706"  # sha1 of the passage id, 12 hex digits
+
+
+def test_a_passage_key_finds_its_passage_while_the_knowledge_base_holds_it() -> None:
+    long_id = "report-" + "x" * 100  # longer than a button can carry
+    passage = Passage(long_id, ("一、",), "正文。")
+    report = Report("r1", "标题", "某局", 2020, "工作总结", "r1.txt", (passage,))
+    kb = KnowledgeBase((report,), ())
+    key = cb.arg(cb.open_passage(long_id))
+    assert cb.find_passage(kb, key) == (report, passage)
+    assert cb.find_passage(KnowledgeBase((), ()), key) is None  # removed since
+    assert cb.find_passage(kb, "unknown") is None
 
 
 def test_the_64_byte_limit_is_checked_when_encoding() -> None:

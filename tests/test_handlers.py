@@ -28,7 +28,7 @@ import chat
 import handlers
 import telegram_app
 from config import load_settings
-from handlers import ask, errors, views
+from handlers import ask, callbacks, errors, views
 from handlers.state import BotData
 from reportqa.kb.live import LiveKnowledge
 from reportqa.models import KnowledgeBase
@@ -558,7 +558,7 @@ async def test_original_passage_is_sent_whole(bot: Harness, engine: Engine) -> N
     query = await bot.press(data["原文"], message)
     assert not bot.callback_answer(query).get("show_alert")
     (sent,) = bot.sent(since)
-    report, passage = engine.passage(data["原文"].split("|")[1])  # type: ignore[misc]
+    report, passage = callbacks.find_passage(engine.kb, data["原文"].split("|")[1])  # type: ignore[misc]
     plain = plain_text(sent)
     assert plain.startswith(passage.text)
     assert f"📄 {KJ} · " in plain and report.agency == KJ

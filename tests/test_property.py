@@ -10,7 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reportqa.models import Answer
+import render
+from reportqa.models import Answer, Reason
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -74,8 +75,9 @@ def check(answer: Answer, question: str, top: int = 3) -> None:
     if answer.answered:
         assert answer.hits, "an answer must cite at least one passage"
     else:
-        assert isinstance(answer.reason, str) and answer.reason.strip()
-        assert CJK.search(answer.reason), f"reason is not Chinese: {answer.reason!r}"
+        assert isinstance(answer.reason, Reason)
+        said = render.reason_text(answer)
+        assert CJK.search(said), f"reason is not Chinese: {said!r}"
     for hit in answer.hits:
         assert (hit.sentence and hit.sentence in hit.passage.text) or hit.fact is not None
     data = answer.as_json()

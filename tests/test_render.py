@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import render
 from chat import MAX_RESULTS, ChatService
 from handlers import views
-from reportqa.models import Answer, Fact, Hit, Passage, Report
+from reportqa.models import Answer, Fact, Hit, Passage, Reason, Report
 from reportqa.search import Engine
 from tests.botapi_stub import parse_html, utf16_len
 
@@ -346,7 +346,14 @@ def test_layout_of_an_answer_and_of_a_fact() -> None:
 
 
 def test_layout_of_no_answer() -> None:
-    answer = Answer("q", False, (hit(),), reason="知识库中没有财政局的报告", coverage=("a", "b"))
+    answer = Answer(
+        "q",
+        False,
+        (hit(),),
+        reason=Reason.NO_REPORT_OF_AGENCY,
+        reason_data=("财政局",),
+        coverage=("a", "b"),
+    )
     lay = render.layout(answer)
     assert not lay.answered and "知识库中没有财政局的报告" in lay.no_answer
     assert lay.covers == ("a", "b") and lay.nearest == "共公开信息320条。"
