@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from reportqa.models import ReportQAError
+
 MAX_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 200
@@ -113,25 +115,19 @@ _CELL_TAGS = frozenset({"td", "th"})
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-class ExtractError(ValueError):
+class ExtractError(ReportQAError):
     """A file that cannot be read as a report.
 
     The message names the file and says what is wrong and what to do.
     """
 
 
-def extract_text(path: Path) -> str:
-    """Return the text of a .txt/.text/.md (or extension-less) / .docx / .html / .htm / .pdf
-    file.
+def extract_text(data: bytes, name: str) -> str:
+    """The text of a raw report file's bytes: .txt/.text/.md (or extension-less), .docx,
+    .html/.htm or .pdf, its kind from the suffix of `name` (which messages also name).
 
-    Line ends are '\\n'; raises ExtractError for anything that is not a readable report.
+    Line ends are '\n'; raises ExtractError for anything that is not a readable report.
     """
-    path = Path(path)
-    return extract_bytes(read_limited(path, path.name), path.name)
-
-
-def extract_bytes(data: bytes, name: str) -> str:
-    """The text of a file's bytes (its kind from the suffix of `name`), as extract_text()."""
     if len(data) > MAX_BYTES:
         raise ExtractError(_too_big(name, len(data)))
     if not data:

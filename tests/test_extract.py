@@ -10,6 +10,12 @@ import pytest
 from reportqa import extract
 from reportqa.extract import ExtractError, decode_bytes, extract_text
 
+
+def extract_file(path: Path) -> str:
+    """A file's text as `bot.py ingest` extracts it: read within the limits, then its bytes."""
+    return extract_text(extract.read_limited(path, path.name), path.name)
+
+
 TRADITIONAL = "舟山市普陀區人民政府辦公室關於印發年度工作報告的通知\n請各單位認真貫徹執行。\n"
 PARAGRAPH = (
     "舟山市普陀區人民政府辦公室\n"
@@ -38,12 +44,12 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 )
 def test_encodings_round_trip(tmp_path: Path, encoding: str, prefix: bytes) -> None:
     path = write(tmp_path, "报告.txt", prefix + PARAGRAPH.encode(encoding))
-    assert extract_text(path) == PARAGRAPH
+    assert extract_file(path) == PARAGRAPH
 
 
 def test_big5_traditional(tmp_path: Path) -> None:
     path = write(tmp_path, "報告.txt", TRADITIONAL.encode("big5"))
-    assert extract_text(path) == TRADITIONAL
+    assert extract_file(path) == TRADITIONAL
 
 
 def test_utf16_without_bom_detected_by_nuls() -> None:
@@ -55,9 +61,9 @@ def test_utf16_without_bom_detected_by_nuls() -> None:
 def test_line_ends_normalised(tmp_path: Path) -> None:
     raw = "第一行\r\n第二行\r第三行\u2028第四行\u2029第五行\r\n"
     path = write(tmp_path, "报告", ("\ufeff" + raw).encode("utf-8"))
-    assert extract_text(path) == "第一行\n第二行\n第三行\n第四行\n第五行\n"
+    assert extract_file(path) == "第一行\n第二行\n第三行\n第四行\n第五行\n"
     gbk = write(tmp_path, "crlf.txt", PARAGRAPH.replace("\n", "\r\n").encode("gbk"))
-    assert extract_text(gbk) == PARAGRAPH
+    assert extract_file(gbk) == PARAGRAPH
 
 
 def test_short_gbk_is_not_guessed_as_korean() -> None:
@@ -68,7 +74,7 @@ def test_short_gbk_is_not_guessed_as_korean() -> None:
 def test_empty_files(tmp_path: Path, content: bytes) -> None:
     path = write(tmp_path, "空白.txt", content)
     with pytest.raises(ExtractError, match="空白.txt: 文件为空"):
-        extract_text(path)
+        extract_file(path)
 
 
 @pytest.mark.parametrize(
@@ -82,37 +88,37 @@ def test_empty_files(tmp_path: Path, content: bytes) -> None:
 )
 def test_binary_rejected(tmp_path: Path, name: str, data: bytes) -> None:
     with pytest.raises(ExtractError, match=f"{name}: 不是文本报告"):
-        extract_text(write(tmp_path, name, data))
+        extract_file(write(tmp_path, name, data))
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
     text_path = write(tmp_path, "报告.log", PARAGRAPH.encode("gb18030"))
-    assert extract_text(text_path) == PARAGRAPH
+    assert extract_file(text_path) == PARAGRAPH
     doc = write(tmp_path, "报告.doc", b"\xd0\xcf\x11\xe0" + random.Random(1).randbytes(2048))
     with pytest.raises(ExtractError, match=r"报告\.doc: 不支持的文件类型.*\.docx"):
-        extract_text(doc)
+        extract_file(doc)
 
 
 def test_broken_pdf(tmp_path: Path) -> None:
     pdf = write(tmp_path, "报告.pdf", b"%PDF-1.7\n" + random.Random(1).randbytes(2048))
     with pytest.raises(ExtractError, match=r"报告\.pdf: PDF 文件损坏"):
-        extract_text(pdf)
+        extract_file(pdf)
     with pytest.raises(ExtractError, match=r"报告\.pdf: 不是有效的 PDF"):
-        extract_text(write(tmp_path, "报告.pdf", b"hello"))
+        extract_file(write(tmp_path, "报告.pdf", b"hello"))
 
 
 def test_too_big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(extract, "MAX_BYTES", 100)
     path = write(tmp_path, "大.txt", ("很长的报告" * 50).encode())
     with pytest.raises(ExtractError, match="大.txt: 文件过大"):
-        extract_text(path)
+        extract_file(path)
 
 
 def test_missing_and_directory(tmp_path: Path) -> None:
     with pytest.raises(ExtractError, match="不存在.txt: 无法读取文件"):
-        extract_text(tmp_path / "不存在.txt")
+        extract_file(tmp_path / "不存在.txt")
     with pytest.raises(ExtractError, match="不是普通文件"):
-        extract_text(tmp_path)
+        extract_file(tmp_path)
 
 
 def make_docx(path: Path) -> None:
@@ -132,7 +138,7 @@ def make_docx(path: Path) -> None:
 def test_docx_body_order(tmp_path: Path) -> None:
     path = tmp_path / "总结.docx"
     make_docx(path)
-    lines = [line for line in extract_text(path).split("\n") if line]
+    lines = [line for line in extract_file(path).split("\n") if line]
     assert lines == [
         "2020 年度法治政府建设工作总结",
         "一、主要工作",
@@ -153,14 +159,14 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 def test_docx_zip_bomb_ratio(tmp_path: Path) -> None:
     data = zip_bytes({"word/document.xml": bytes(2 * 1024 * 1024)})
     with pytest.raises(ExtractError, match="x.docx: .*压缩炸弹"):
-        extract_text(write(tmp_path, "x.docx", data))
+        extract_file(write(tmp_path, "x.docx", data))
 
 
 def test_docx_zip_bomb_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(extract, "MAX_UNZIPPED_BYTES", 1024 * 1024)
     data = zip_bytes({"word/document.xml": random.Random(2).randbytes(2 * 1024 * 1024)})
     with pytest.raises(ExtractError, match="x.docx: .*压缩炸弹"):
-        extract_text(write(tmp_path, "x.docx", data))
+        extract_file(write(tmp_path, "x.docx", data))
 
 
 @pytest.mark.parametrize(
@@ -174,7 +180,7 @@ def test_docx_zip_bomb_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_bad_docx(tmp_path: Path, data: bytes, message: str) -> None:
     with pytest.raises(ExtractError, match=f"坏.docx: .*{message}"):
-        extract_text(write(tmp_path, "坏.docx", data))
+        extract_file(write(tmp_path, "坏.docx", data))
 
 
 PAGE = """<!DOCTYPE html>
@@ -198,7 +204,7 @@ PAGE = """<!DOCTYPE html>
 
 def test_html_gb2312_page(tmp_path: Path) -> None:
     path = write(tmp_path, "page.htm", PAGE.encode("gb18030"))
-    text = extract_text(path)
+    text = extract_file(path)
     assert text.split("\n") == [
         "舟山市经济和信息化局 2020 年度法治政府建设工作总结",
         "",
@@ -216,10 +222,10 @@ def test_html_gb2312_page(tmp_path: Path) -> None:
 def test_html_utf8_wins_over_wrong_declaration(tmp_path: Path) -> None:
     page = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=gbk">'
     page += "</head><body><p>舟山市普陀區人民政府辦公室</p></body></html>"
-    assert extract_text(write(tmp_path, "a.html", page.encode())) == "舟山市普陀區人民政府辦公室"
+    assert extract_file(write(tmp_path, "a.html", page.encode())) == "舟山市普陀區人民政府辦公室"
 
 
 @pytest.mark.parametrize("data", [b"<html></html>", b"<!-- only a comment -->", b"\x00\x01" * 50])
 def test_html_without_text(tmp_path: Path, data: bytes) -> None:
     with pytest.raises(ExtractError, match="b.html: "):
-        extract_text(write(tmp_path, "b.html", data))
+        extract_file(write(tmp_path, "b.html", data))

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT_DIR, RunCli, snapshot
 from filelock import FileLock
 
-from reportqa.extract import MAX_TEXT_CHARS, ExtractError, extract_bytes
+from reportqa.extract import MAX_TEXT_CHARS, ExtractError, extract_text
 from reportqa.ingest import IngestFailed
 from reportqa.kb import changes, schema, validate
 from reportqa.kb.repository import ChangeFailed, ChangeRejected, Repository
@@ -313,7 +313,7 @@ def test_a_pdf_stream_that_inflates_beyond_the_limit_is_a_clear_message() -> Non
     bomb = _pdf_bomb()
     assert len(bomb) < 1_000_000
     with pytest.raises(ExtractError, match="疑似压缩炸弹"):
-        extract_bytes(bomb, "bomb.pdf")
+        extract_text(bomb, "bomb.pdf")
 
 
 def _docx(document_xml_chunks, path: Path) -> Path:  # type: ignore[no-untyped-def]
@@ -393,19 +393,19 @@ def test_a_docx_that_unzips_to_a_huge_document_is_refused_in_bounded_memory(
 
 def test_text_longer_than_a_report_is_refused() -> None:
     with pytest.raises(ExtractError, match="文字太多"):
-        extract_bytes(("报告正文。" * (MAX_TEXT_CHARS // 5 + 1)).encode(), "big.txt")
+        extract_text(("报告正文。" * (MAX_TEXT_CHARS // 5 + 1)).encode(), "big.txt")
 
 
 def test_deeply_nested_html_says_what_is_wrong() -> None:
     page = "<html><body>" + "<div>" * 1_000_000 + "正文" + "</div>" * 1_000_000 + "</body></html>"
     assert len(page) > 10_000_000
     with pytest.raises(ExtractError, match="嵌套过深"):
-        extract_bytes(page.encode(), "deep.html")
+        extract_text(page.encode(), "deep.html")
 
 
 def test_html_nested_a_little_too_deep_for_libxml2_is_read_whole() -> None:
     page = "<html><body>" + "<div>" * 400 + "深处的正文" + "</div>" * 400 + "<p>结尾段落</p>"
-    assert extract_bytes(page.encode(), "a.html").split() == ["深处的正文", "结尾段落"]
+    assert extract_text(page.encode(), "a.html").split() == ["深处的正文", "结尾段落"]
 
 
 def test_streamed_docx_keeps_body_order_tables_and_content_controls(tmp_path: Path) -> None:
@@ -422,7 +422,7 @@ def test_streamed_docx_keeps_body_order_tables_and_content_controls(tmp_path: Pa
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", xml)
-    assert extract_bytes(path.read_bytes(), "a.docx") == "标题\n控件里的段落\n甲\t乙 丙\n结尾\t段"
+    assert extract_text(path.read_bytes(), "a.docx") == "标题\n控件里的段落\n甲\t乙 丙\n结尾\t段"
 
 
 # ================================================================ the sandbox

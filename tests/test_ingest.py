@@ -30,7 +30,7 @@ DEBRIS = (
 
 
 def ingest_source(name: str, **flags: object):  # type: ignore[no-untyped-def]
-    return ingest_text(extract_text(SOURCES / name), name, Overrides(**flags))  # type: ignore[arg-type]
+    return ingest_text(extract_text((SOURCES / name).read_bytes(), name), name, Overrides(**flags))  # type: ignore[arg-type]
 
 
 EXPECTED = [

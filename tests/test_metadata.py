@@ -24,7 +24,7 @@ NO_TITLE_LINE = {"dev_002.txt", "dev_019.txt", "dev_030.txt"}
 @pytest.mark.parametrize("name", sorted(INDEX))
 def test_real_documents_get_their_agency_year_type_and_title(name: str) -> None:
     truth = INDEX[name]
-    result = ingest_text(extract_text(CORPUS / name), name)
+    result = ingest_text(extract_text((CORPUS / name).read_bytes(), name), name)
     r = result.report
     assert r.agency == truth["agency"]
     assert r.year == int(truth["year"])

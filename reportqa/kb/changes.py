@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reportqa.extract import ExtractError, check_length, extract_bytes, read_limited
+from reportqa.extract import ExtractError, check_length, extract_text, read_limited
 from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
 from reportqa.kb import layout, schema
 from reportqa.kb.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
@@ -101,7 +101,7 @@ def prepare_bytes(data: bytes, name: str, overrides: Overrides | None = None) ->
         return _prepare_yaml(data, name)
     overrides = overrides or Overrides()
     try:
-        result = ingest_text(extract_bytes(data, name), name, overrides)
+        result = ingest_text(extract_text(data, name), name, overrides)
     except ExtractError as e:
         raise IngestFailed(str(e)) from e
     _check_loads(result.report, name)
