@@ -533,14 +533,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _ingest_parser(sub: Any) -> None:
-    ing = sub.add_parser(
-        "ingest",
-        help="add or replace reports from raw files",
-        description="Turn raw reports (.txt in any Chinese encoding, .docx, .html, .pdf with a "
-        "text layer, or report .yaml) into knowledge/reports/<id>.yaml. What cannot be detected "
-        "is stored as unknown and named with the flag to give; only unreadable files are "
-        "refused. Flags apply to every PATH given.",
+    about = (
+        "Turn raw reports (.txt in any Chinese encoding, .docx, .html, .pdf with a text layer, or "
+        "report .yaml) into knowledge/reports/<id>.yaml. What cannot be detected is stored as "
+        "unknown and named with the flag to give; only unreadable files are refused. Flags apply "
+        "to every PATH given."
     )
+    ing = sub.add_parser("ingest", help="add or replace reports from raw files", description=about)
     ing.add_argument("paths", nargs="+", metavar="PATH", help="raw report files")
     ing.add_argument(
         "--agency", help="the issuing agency's full name (e.g. 舟山市科学技术局), if not detected"
@@ -568,13 +567,12 @@ def _facts_parser(sub: Any) -> None:
 
 
 def _eval_parser(sub: Any) -> None:
-    ev = sub.add_parser(
-        "eval",
-        help="score gold question sets",
-        description="hit@1, hit@3, MRR and answer accuracy per question style; with --ingest, "
-        "on a scratch copy of the knowledge base plus a folder of raw reports (the knowledge "
-        "folder itself is never written)",
+    about = (
+        "hit@1, hit@3, MRR and answer accuracy per question style; with --ingest, on a scratch "
+        "copy of the knowledge base plus a folder of raw reports (the knowledge folder itself is "
+        "never written)"
     )
+    ev = sub.add_parser("eval", help="score gold question sets", description=about)
     ev.add_argument("gold", nargs="+", help="gold question files (format: shared/qa/FORMAT.md)")
     ev.add_argument(
         "--ingest", metavar="FOLDER", help="ingest every raw report in FOLDER first, no flags"

@@ -753,39 +753,58 @@ def report(
     return "\n".join(out)
 
 
+_SPEED_COLUMNS = (
+    "passages | engine build s | engine first answer s | engine peak RSS MB | engine p50 ms "
+    "| engine p95 ms | engine mean ms | bm25s build s | bm25s p50 ms | bm25s p95 ms "
+    "| bm25s mean ms | bm25s mean with tokenising ms | mean ratio",
+    ", .2f .2f .0f .2f .2f .2f .2f .2f .2f .2f .2f .2f",
+)
+_BREAKDOWN_COLUMNS = (
+    "passages | reports | generate s | write YAML s | tokenise s | Index.build on tokens s "
+    "| load cache in-process s | retrieval only p50 ms | retrieval only p95 ms "
+    "| ask first sight p50 ms | ask first sight p95 ms",
+    ", , .1f .1f .1f .2f .2f .2f .2f .2f .2f",
+)
+
+
 def _speed_table(rows: list[Row]) -> list[str]:
-    out = [
-        "| passages | engine build s | engine first answer s | engine peak RSS MB "
-        "| engine p50 ms | engine p95 ms | engine mean ms | bm25s build s | bm25s p50 ms "
-        "| bm25s p95 ms | bm25s mean ms | bm25s mean with tokenising ms | mean ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
+    def values(r: Row) -> tuple[float, ...]:
         assert r.first is not None
-        out.append(
-            f"| {r.passages:,} | {r.build_s:.2f} | {r.first.seconds:.2f} | "
-            f"{r.first.peak_rss_mb:.0f} | {r.p50:.2f} | {r.p95:.2f} | {r.mean:.2f} | "
-            f"{r.bm_build_s:.2f} | {r.bm_p50:.2f} | {r.bm_p95:.2f} | {r.bm_mean:.2f} | "
-            f"{r.bm_mean_q:.2f} | {r.mean / max(r.bm_mean_q, 1e-9):.2f} |"
+        engine = (r.build_s, r.first.seconds, r.first.peak_rss_mb, r.p50, r.p95, r.mean)
+        ratio = r.mean / max(r.bm_mean_q, 1e-9)
+        return (
+            r.passages,
+            *engine,
+            r.bm_build_s,
+            r.bm_p50,
+            r.bm_p95,
+            r.bm_mean,
+            r.bm_mean_q,
+            ratio,
         )
-    return out
+
+    return _table(_SPEED_COLUMNS, [values(r) for r in rows])
 
 
 def _breakdown_table(rows: list[Row]) -> list[str]:
-    out = [
-        "| passages | reports | generate s | write YAML s | tokenise s | Index.build on tokens s "
-        "| load cache in-process s | retrieval only p50 ms | retrieval only p95 ms "
-        "| ask first sight p50 ms | ask first sight p95 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        out.append(
-            f"| {r.passages:,} | {r.reports:,} | {r.gen_s:.1f} | {r.write_s:.1f} | "
-            f"{r.tokenize_s:.1f} | {r.index_only_s:.2f} | {r.load_s:.2f} | "
-            f"{r.retrieve_p50:.2f} | {r.retrieve_p95:.2f} | {r.first_p50:.2f} | "
-            f"{r.first_p95:.2f} |"
-        )
-    return out
+    def values(r: Row) -> tuple[float, ...]:
+        build = (r.gen_s, r.write_s, r.tokenize_s, r.index_only_s, r.load_s)
+        ask = (r.retrieve_p50, r.retrieve_p95, r.first_p50, r.first_p95)
+        return (r.passages, r.reports, *build, *ask)
+
+    return _table(_BREAKDOWN_COLUMNS, [values(r) for r in rows])
+
+
+def _table(columns: tuple[str, str], rows: list[tuple[float, ...]]) -> list[str]:
+    """A Markdown table of right-aligned columns; `columns` holds the titles separated by |
+    and the format spec of each column's values."""
+    titles, formats = columns
+    specs = formats.split()
+    lines = [f"| {titles} |", "|" + "---:|" * len(specs)]
+    for values in rows:
+        cells = (f"{v:{spec}}" for v, spec in zip(values, specs, strict=True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _targets(rows: list[Row], bundled: FirstAnswer) -> list[str]:

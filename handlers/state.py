@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -58,8 +58,7 @@ class BotData:
 
     @property
     def live(self) -> LiveKnowledge:
-        assert self._live is not None, "BotData.attach() was not called"
-        return self._live
+        return _attached(self._live)
 
     @property
     def repo(self) -> Repository:
@@ -73,13 +72,19 @@ class BotData:
 
     @property
     def service(self) -> ChatService:
-        assert self._service is not None, "BotData.attach() was not called"
-        return self._service
+        return _attached(self._service)
 
     @property
     def settings(self) -> Settings:
-        assert self._settings is not None, "BotData.attach() was not called"
-        return self._settings
+        return _attached(self._settings)
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+
+
+T = TypeVar("T")
+
+
+def _attached(value: T | None) -> T:
+    assert value is not None, "BotData.attach() was not called"
+    return value

@@ -27,53 +27,12 @@ CROSS_WEIGHT = 0.3  # bigrams that straddle two words
 _HOW_MUCH = re.compile(r"多少|多大|几(?![乎])")
 # Words between an asked number and the thing it counts: 实现利润总额(共)多少, 天数有多少.
 _FILLERS = frozenset(
-    [
-        "有",
-        "是",
-        "为",
-        "了",
-        "的",
-        "共",
-        "一共",
-        "总共",
-        "累计",
-        "合计",
-        "共计",
-        "总计",
-        "达",
-        "达到",
-        "约",
-        "大约",
-        "到底",
-        "究竟",
-        "实现",
-        "完成",
-        "给",
-        "都",
-        "又",
-        "还",
-        "就",
-        "能",
-        "会",
-        "要",
-        "可",
-        "呀",
-        "啊",
-        "呢",
-        "吗",
-        "大概",
-        "一般",
-        "分别",
-        "各",
-        "那边",
-        "这边",
-        "那里",
-        "这里",
-        "今年",
-        "去年",
-        "当年",
-        "全年",
-    ]
+    re.findall(
+        r"\S+",
+        "有 是 为 了 的 共 一共 总共 累计 合计 共计 总计 达 达到 约 大约 到底 究竟 实现 完成 给 都"
+        " 又 还 就 能 会 要 可 呀 啊 呢 吗 大概 一般 分别 各 那边 这边 那里 这里"
+        " 今年 去年 当年 全年",
+    )
 )
 
 _YEAR_Q = re.compile(r"(?<!\d)((?:19[5-9]|20[0-9])\d)(?:\s*年|(?![\d.%]))")
@@ -166,31 +125,47 @@ def names_a_person(name_like: list[str]) -> bool:
     return any(word[0] in _SURNAMES for word in name_like)
 
 
+# (what a question says, the kind of value it asks for, what such a value looks like), in order
+# of precedence; counts and bare numbers (多少家, 多少) come last, in value_kind().
+_DEFINITE = tuple(
+    (re.compile(asks), kind, re.compile(looks))
+    for asks, kind, looks in (
+        (
+            r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大",
+            "money",
+            rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元",
+        ),
+        # a person's name: the test needs a tokenizer (Analyser gives it the engine's own)
+        (_PERSON_Q.pattern, "person", r"(?!)"),
+        (r"邮箱|电子邮件|电子信箱|e-?mail", "email", r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"),
+        (r"电话|联系方式|热线|传真", "phone", r"\d{3,4}\s*[-－—]\s*\d{7,8}|\d{11}|\d{7,8}"),
+        (r"文号|发文字号", "docno", r"〔\d{4}〕|\[\d{4}\]|\d+号"),
+        (
+            r"哪天|哪一天|什么时候|何时|哪个月|几月|哪年|哪一年|日期|什么时间",
+            "date",
+            r"\d{4}\s*[年\-/.]|\d{1,2}\s*月|年底|年初|年内|月底",
+        ),
+        (r"比例|占比|百分|率[^，,。？?]{0,8}(?:多少|几成)", "percent", rf"{_NUM}\s*%|百分之"),
+        (
+            r"面积|(?:多少|几)\s*(?:万)?(?:亩|平方|公顷)",
+            "area",
+            rf"{_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:亩|平方|公顷|㎡|km2)",
+        ),
+        (
+            r"多久|多长时间|(?:多少|几)个?(?:天|工作日)",
+            "duration",
+            rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)",
+        ),
+        (r"第(?:几|多少)", "ordinal", rf"第{_NUM}"),
+    )
+)
+
+
 def value_kind(q: str) -> ValueKind | None:
     """The value asked for by a normalised question, if it asks for one."""
-    if re.search(r"多少钱|多少元|金额|罚款|罚没|花了多少|花多少|资金.{0,4}多大", q):
-        return ValueKind("money", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?元"))
-    if _PERSON_Q.search(q):
-        # the test needs a tokenizer: Engine.analyse gives it the engine's own
-        return ValueKind("person", re.compile(r"(?!)"))
-    if re.search(r"邮箱|电子邮件|电子信箱|e-?mail", q):
-        return ValueKind("email", re.compile(r"[a-z0-9._-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"))
-    if re.search(r"电话|联系方式|热线|传真", q):
-        return ValueKind("phone", re.compile(r"\d{3,4}\s*[-－—]\s*\d{7,8}|\d{11}|\d{7,8}"))
-    if re.search(r"文号|发文字号", q):
-        return ValueKind("docno", re.compile(r"〔\d{4}〕|\[\d{4}\]|\d+号"))
-    if re.search(r"哪天|哪一天|什么时候|何时|哪个月|几月|哪年|哪一年|日期|什么时间", q):
-        return ValueKind("date", re.compile(r"\d{4}\s*[年\-/.]|\d{1,2}\s*月|年底|年初|年内|月底"))
-    if re.search(r"比例|占比|百分|率[^，,。？?]{0,8}(?:多少|几成)", q):
-        return ValueKind("percent", re.compile(rf"{_NUM}\s*%|百分之"))
-    if re.search(r"面积|(?:多少|几)\s*(?:万)?(?:亩|平方|公顷)", q):
-        return ValueKind(
-            "area", re.compile(rf"{_NUM}\s*(?:余|多)?\s*[万亿]?\s*(?:亩|平方|公顷|㎡|km2)")
-        )
-    if re.search(r"多久|多长时间|(?:多少|几)个?(?:天|工作日)", q):
-        return ValueKind("duration", re.compile(rf"{_NUM}\s*(?:个)?\s*(?:工作日|天|日|月|小时)"))
-    if re.search(r"第(?:几|多少)", q):
-        return ValueKind("ordinal", re.compile(rf"第{_NUM}"))
+    for asks, kind, looks in _DEFINITE:
+        if asks.search(q):
+            return ValueKind(kind, looks)
     m = re.search(rf"(?<!哪)(?:多少|几)\s*个?([{_MEASURE}])", q)
     if m and m.group(1) not in "个":
         units = _UNIT_ALIASES.get(m.group(1), m.group(1))

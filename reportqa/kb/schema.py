@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,23 +245,30 @@ def _passages(node: yaml.Node | None, path: str, problems: list[Problem]) -> tup
         problems.append(Problem(path, _line(node), "passages must be a non-empty list"))
         return ()
     out = []
-    seen: dict[str, int] = {}
-    for item in node.value:
-        m = _mapping(item, path, "passage", problems, PASSAGE_KEYS)
-        if m is None:
-            continue
-        pid = _str(m.get("id"), path, "passage id", problems)
-        if pid in seen:
-            problems.append(
-                Problem(
-                    path, _line(item), f"duplicate passage id {pid!r} (first at line {seen[pid]})"
-                )
-            )
-        seen.setdefault(pid, _line(item))
+    for pid, m in _entries(node, path, "passage", PASSAGE_KEYS, problems):
         text = _str(m.get("text"), path, "passage text", problems)
         section = _str_list(m.get("section"), path, "section", problems)
         out.append(Passage(pid, section, text))
     return tuple(out)
+
+
+def _entries(
+    node: yaml.SequenceNode, path: str, what: str, keys: dict[str, bool], problems: list[Problem]
+) -> Iterator[tuple[str, dict[str, yaml.Node]]]:
+    """(id, mapping) of each well-formed entry of a list of `what`s; an id used twice is a
+    problem naming the line of its first use."""
+    seen: dict[str, int] = {}
+    for item in node.value:
+        m = _mapping(item, path, what, problems, keys)
+        if m is None:
+            continue
+        entry_id = _str(m.get("id"), path, f"{what} id", problems)
+        if entry_id in seen:
+            first = seen[entry_id]
+            why = f"duplicate {what} id {entry_id!r} (first at line {first})"
+            problems.append(Problem(path, _line(item), why))
+        seen.setdefault(entry_id, _line(item))
+        yield entry_id, m
 
 
 def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ...]:
@@ -278,15 +285,7 @@ def parse_facts(text: str, path: str, problems: list[Problem]) -> tuple[Fact, ..
         problems.append(Problem(path, _line(node), "facts must be a list"))
         return ()
     out = []
-    seen: set[str] = set()
-    for item in node.value:
-        f = _mapping(item, path, "fact", problems, FACT_KEYS)
-        if f is None:
-            continue
-        fid = _str(f.get("id"), path, "fact id", problems)
-        if fid in seen:
-            problems.append(Problem(path, _line(item), f"duplicate fact id {fid!r}"))
-        seen.add(fid)
+    for fid, f in _entries(node, path, "fact", FACT_KEYS, problems):
         out.append(
             Fact(
                 id=fid,
@@ -410,14 +409,8 @@ def fact_to_dict(fact: Fact, compact: bool = False) -> dict[str, Any]:
 
 def fact_from_dict(item: dict[str, Any]) -> Fact:
     """The inverse of fact_to_dict (for data this program wrote: no validation)."""
-    return Fact(
-        id=item["id"],
-        question=item["question"],
-        answer=item["answer"],
-        report_id=item["report_id"],
-        alternatives=tuple(item.get("alternatives", ())),
-        section=item.get("section", ""),
-    )
+    alternatives = tuple(item.get("alternatives", ()))
+    return Fact(**{"section": "", **item, "alternatives": alternatives})
 
 
 def dump_facts(facts: Iterable[Fact]) -> str:
@@ -426,19 +419,9 @@ def dump_facts(facts: Iterable[Fact]) -> str:
 
 def report_from_dict(r: dict[str, Any]) -> Report:
     """The inverse of report_to_dict (for data this program wrote: no validation)."""
-    return Report(
-        report_id=r["report_id"],
-        title=r["title"],
-        agency=r["agency"],
-        year=r["year"],
-        doc_type=r["doc_type"],
-        source_file=r["source_file"],
-        passages=tuple(Passage(p["id"], tuple(p["section"]), p["text"]) for p in r["passages"]),
-        agency_short=tuple(r["agency_short"]),
-        region=tuple(r["region"]),
-        published=r["published"],
-        script=r["script"],
-    )
+    passages = tuple(Passage(p["id"], tuple(p["section"]), p["text"]) for p in r["passages"])
+    lists = {key: tuple(r[key]) for key in ("agency_short", "region")}
+    return Report(**{**r, **lists, "passages": passages})
 
 
 def kb_to_dict(kb: KnowledgeBase) -> dict[str, Any]:
