@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from botapi_stub import BotApiStub, Call
 from botproc import BotProcess, buttons
 from conftest import KNOWLEDGE, ROOT_DIR, copy_knowledge, snapshot
 from filelock import FileLock
+
+from tests.botapi import BotApiStub, Call
 
 TOKEN = "434343:E2E-admin-secret_token"
 ADMIN = 4242
