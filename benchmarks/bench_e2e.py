@@ -1,5 +1,5 @@
 """End-to-end throughput: questions answered per second by the real bot process, through the
-Bot API stand-in on 127.0.0.1 (tests/botapi_stub.py), and CPU milliseconds per question.
+Bot API stand-in on 127.0.0.1 (tests/botapi/), and CPU milliseconds per question.
 
     python benchmarks/bench_e2e.py [--questions 300]
 
@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+if str(ROOT) not in sys.path:  # run as a script: make tests.botapi importable
+    sys.path.insert(0, str(ROOT))
 
-from botapi_stub import BotApiStub  # noqa: E402
+from tests.botapi import BotApiStub  # noqa: E402
 
 TOKEN = "777000:BENCH-token"
 QUESTIONS = [

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from botapi_stub import BotApiStub
 from conftest import ROOT_DIR
+
+from tests.botapi import BotApiStub
 
 
 class BotProcess:

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botapi_stub import BotApiStub
 from botproc import BotProcess, buttons
 from conftest import copy_knowledge
+
+from tests.botapi import BotApiStub
 
 TOKEN = "424242:E2E-secret-token_value"
 ADMIN = 4242

@@ -11,9 +11,10 @@ import socket
 import time
 from pathlib import Path
 
-from botapi_stub import BotApiStub
 from botproc import BotProcess
 from conftest import KNOWLEDGE, RunCli, copy_knowledge
+
+from tests.botapi import BotApiStub
 
 TOKEN = "565656:E2E-faults-secret_token"
 ADMIN = 4242

@@ -16,8 +16,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from botapi_stub import BotApiStub
 from conftest import ROOT_DIR, copy_knowledge
+
+from tests.botapi import BotApiStub
 
 TOKEN = "515151:WEBHOOK-token"
 SECRET = "s3cret-token"

@@ -33,7 +33,7 @@ from handlers.state import BotData
 from reportqa.kb.live import LiveKnowledge
 from reportqa.models import KnowledgeBase
 from reportqa.search import Engine
-from tests.botapi_stub import EntityParseError, parse_html, utf16_len
+from tests.botapi import EntityParseError, parse_html, utf16_len
 
 BOT_ID = 999
 BOT_USERNAME = "ReportQABot"

@@ -18,7 +18,7 @@ from chat import MAX_RESULTS, ChatService
 from handlers import views
 from reportqa.models import Answer, Fact, Hit, Passage, Reason, Report
 from reportqa.search import Engine
-from tests.botapi_stub import parse_html, utf16_len
+from tests.botapi import parse_html, utf16_len
 
 LIMIT = render.TELEGRAM_LIMIT
 TAG = re.compile(r"<[^<>]*>")
