@@ -15,6 +15,7 @@ from chat import ChatService
 from config import Settings
 from handlers import register
 from handlers.state import BotData
+from reportqa.kb.changes import warm_up
 from reportqa.kb.live import LiveKnowledge
 from reportqa.models import ReportQAError
 from reportqa.sandbox import Sandbox
@@ -84,7 +85,7 @@ def _stop(app: Application) -> None:  # type: ignore[type-arg]
 
 def _warm(sandbox: Sandbox) -> None:
     try:
-        sandbox.start()
+        sandbox.start(warm_up)
     except ReportQAError as e:  # closed while starting: the bot is stopping
         log.debug("upload sandbox not started: %s", e)
 

@@ -269,7 +269,7 @@ def _bare_forms() -> tuple[dict[str, frozenset[str]], dict[str, tuple[int, ...]]
 
 
 def _subsequence_mentions(text: str, kind: str) -> list[AgencyMention]:
-    out = []
+    out: list[AgencyMention] = []
     ends = {kind[-1], kind.removesuffix("员会").removesuffix("公室")[-1]}
     if not any(e in text for e in ends):
         return out  # no character an abbreviation of it could end with

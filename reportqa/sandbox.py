@@ -60,13 +60,8 @@ def _serve(conn: Connection, memory_limit: int) -> None:
             return
 
 
-def warm_up() -> None:
-    """Import what ingesting needs, so the first real job does not pay for it."""
-    from reportqa.kb import changes
-    from reportqa.places import gazetteer
-
-    gazetteer()
-    del changes
+def _nothing() -> None:
+    pass
 
 
 class Sandbox:
@@ -80,9 +75,10 @@ class Sandbox:
         self._conn: Connection | None = None
         self._closed = False
 
-    def start(self) -> None:
-        """Start the child (and warm it up) now rather than at the first job."""
-        self.run(warm_up)
+    def start(self, warm_up: Callable[[], object] | None = None) -> None:
+        """Start the child now rather than at the first job; `warm_up` runs in it first, to
+        load what the jobs will need (the jobs' own module: kb.changes.warm_up)."""
+        self.run(warm_up or _nothing)
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) in the child: its result, or the exception it raised; LimitExceeded when

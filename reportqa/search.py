@@ -1,11 +1,12 @@
 """Question -> Answer: candidates from the index, fuzzy rescoring, entity checks, answer sentence.
 
 The flow for one question:
-1. analyse: normalise, tokenise, find the places, agencies and years it names and the kind of
-   value it asks for (多少家 -> a count of 家, 哪天 -> a date, 比例 -> a percentage);
+1. analyse (reportqa.query): normalise, tokenise, find the places, agencies and years it names
+   and the kind of value it asks for (多少家 -> a count of 家, 哪天 -> a date, 比例 -> a
+   percentage);
 2. score every passage with BM25 (words + bigrams; a bigram the index lacks is looked up by its
    pinyin, so homophone typos still match), weighted down for reports of another place or
-   agency, and take the top candidates;
+   agency (reportqa.scope), and take the top candidates;
 3. rescore the candidates with rapidfuzz against passage and section, and combine (combine());
 4. pick the sentence that answers best in each passage;
 5. decide whether to answer (confidence()): a question about a place, agency or year that the
@@ -16,26 +17,21 @@ The flow for one question:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from reportqa.agencies import agency_kind, close_kinds, is_abbreviation
 from reportqa.index import Index
-from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Reason, Report
+from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Reason
 from reportqa.normalize import clean_input, normalize
 from reportqa.pinyin import Homophones
-from reportqa.places import Gazetteer, Place
+from reportqa.places import Gazetteer
 from reportqa.query import PINYIN_WEIGHT, Analyser, Query, ValueKind
+from reportqa.scope import MISMATCH, Scope, years_fit
 from reportqa.tokenize import BIGRAM, Tokenizer
 
 CANDIDATES = 24  # passages that get fuzzy rescoring
-MISMATCH = 0.25  # score factor for a report of another place or agency than the one named
-BROADER = 0.85  # score factor for a report of a wider area than the one named (市 for 区)
 YEAR_MISMATCH = 0.5
 INFO_SECTION = "文件信息"  # the passage of title, date, source and attachments
 INFO_PENALTY = 0.6  # it answers questions about the document (date, 文号), not its content
@@ -49,7 +45,6 @@ COVERAGE_MIN = 0.4
 VALUE_MISSING = 0.75  # score factor for a passage without the value asked for
 FACT_MIN = 82.0  # rapidfuzz score from which a curated fact answers the question
 CACHE_LIMIT = 200_000  # normalised passages kept in memory
-MEMO_LIMIT = 4096  # sets of agency (or place) names whose factors are remembered
 
 # With the words a number asked for belongs to in the answer sentence, a smaller share of the
 # rest of the question will do (空气好的天数 -> 优良天数达到251天).
@@ -59,26 +54,6 @@ COVERAGE_ANCHORED = 0.25
 PLAN_TYPES = ("要点", "计划", "方案")
 _OUTCOME = re.compile(r"实际|最终|最后.{0,3}(?:达到|完成|实现)|(?:达到|完成|实现)了(?!吗)")
 _SENT_SPLIT = re.compile(r"(?<=[。！？!?；;\n])")
-_PASSAGE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\d)")
-REVIEWS_PREVIOUS_YEAR = ("政府工作报告",)  # a 2025年政府工作报告 reviews 2024 and plans 2025
-
-
-def covered_years(report: Report) -> tuple[int, ...]:
-    """The years a report speaks about: its own, and for a government work report the year
-    it reviews (the one before)."""
-    if report.year is None:
-        return ()
-    if report.doc_type in REVIEWS_PREVIOUS_YEAR:
-        return (report.year, report.year - 1)
-    return (report.year,)
-
-
-@dataclass(frozen=True)
-class _ReportInfo:
-    report: Report
-    place: Place | None
-    kind: str | None
-    agency_norm: str
 
 
 class Engine:
@@ -86,8 +61,8 @@ class Engine:
 
     The knowledge base, the index and everything derived from them in __init__ never change
     after it is built. As questions come it fills bounded caches of values derived from them
-    (normalised passages, sentences, factor memos), so sharing one engine is safe: a cache
-    miss at worst computes the same value twice."""
+    (normalised passages, sentences; the scope's factor memos), so sharing one engine is safe:
+    a cache miss at worst computes the same value twice."""
 
     def __init__(
         self, kb: KnowledgeBase, index: Index, tokenizer: Tokenizer, gaz: Gazetteer
@@ -100,52 +75,15 @@ class Engine:
             (ri, p) for ri, r in enumerate(kb.reports) for p in r.passages
         ]
         self.passage_report = np.array([ri for ri, _ in self.entries], dtype=np.int32)
-        self.reports = [
-            _ReportInfo(
-                r, gaz.resolve(r.region), agency_kind(normalize(r.agency)), normalize(r.agency)
-            )
-            for r in kb.reports
-        ]
-        self.known_kinds = {i.kind: i.kind for i in self.reports if i.kind}
-        self._kinds_at: dict[str | None, set[str]] = {}  # place code -> kinds of agency held
-        for info in self.reports:
-            if info.kind:
-                self._kinds_at.setdefault(info.place.code if info.place else None, set()).add(
-                    info.kind
-                )
-        self._report_index = {r.report_id: ri for ri, r in enumerate(kb.reports)}
-        groups: dict[tuple[str | None, str | None, str], int] = {}
-        self._groups: list[_ReportInfo] = []
-        group_of = []
-        for info in self.reports:
-            key = (info.place.code if info.place else None, info.kind, info.agency_norm)
-            if key not in groups:
-                groups[key] = len(self._groups)
-                self._groups.append(info)
-            group_of.append(groups[key])
-        self._group_of = np.array(group_of, dtype=np.int64)
-        # the distinct places of the groups (None: a report of no known place)
-        codes: dict[str | None, int] = {}
-        self._group_places: list[Place | None] = []
-        for info in self._groups:
-            code = info.place.code if info.place else None
-            if code not in codes:
-                codes[code] = len(self._group_places)
-                self._group_places.append(info.place)
-        self._group_place = np.array(
-            [codes[i.place.code if i.place else None] for i in self._groups], dtype=np.int64
-        )
-        self._held_places = [i.place for i in self._groups if i.place is not None]
+        self.scope = Scope(kb.reports, gaz)
         self.homophones = Homophones(index.vocab, BIGRAM, CACHE_LIMIT)
         self.analyser = Analyser(
-            index, tokenizer, gaz, self.known_kinds, self._held_places, self.homophones
+            index, tokenizer, gaz, self.scope.known_kinds, self.scope.held_places, self.homophones
         )
         # Filled as questions come: normalising a passage costs more than scoring it.
         self._norms: dict[int, str] = {}
         self._sentence_cache: dict[str, tuple[list[str], list[str]]] = {}
         self._value_cache: dict[tuple[int, str], bool] = {}
-        self._agency_memo: dict[Any, np.ndarray] = {}
-        self._place_memo: dict[Any, np.ndarray] = {}
         self._fact_keys = [
             (f, [normalize(q) for q in (f.question, *f.alternatives)]) for f in kb.facts
         ]
@@ -168,7 +106,7 @@ class Engine:
     ) -> Answer:
         if not query.term_weights and not query.topic:
             return Answer(question, False, (), 0.0, Reason.NOTHING_TO_SEARCH, (), self.coverage)
-        factors = self._report_factors(query, report_ids)
+        factors = self.scope.factors(query, report_ids)
         scores = self.index.score(query.term_weights) * factors[self.passage_report]
         cand = self._candidates(scores)
         if len(cand) == 0:
@@ -184,10 +122,10 @@ class Engine:
         conf, reason, data = self.confidence(query, factors, top_i, top_norm, year_ok, hits[0])
         if reason is not None:
             return Answer(question, False, tuple(hits), conf, reason, data, self.coverage)
-        info = self.reports[self.entries[top_i][0]]
-        named = self.stand_in(query, info) if query.agencies else ""
+        info = self.scope.reports[self.entries[top_i][0]]
+        named = self.scope.stand_in(query, info) if query.agencies else ""
         stand_in = None
-        if named and self._agency_factor_exact(query, info) <= MISMATCH:
+        if named and not self.scope.named_exactly(query, info):
             stand_in = (named, info.report.agency)
         return Answer(question, True, tuple(hits), conf, stand_in=stand_in)
 
@@ -217,7 +155,7 @@ class Engine:
                 break  # every later candidate scores less than the hits already found
             ri, passage = self.entries[i]
             norm = self._passage_norm(i)
-            year_ok = self._year_ok(query, self.reports[ri].report, norm)
+            year_ok = years_fit(query, self.scope.reports[ri].report, norm)
             info_only = passage.section[:1] == (INFO_SECTION,) and not about_document
             value_ok = definite is None or self._holds(i, definite)
             factor = combine(1.0, 0.0, year_ok, info_only, value_ok)  # its penalties
@@ -235,16 +173,6 @@ class Engine:
         ranked.sort(key=lambda r: -r[0])
         return ranked[:top]
 
-    def _agency_factor_exact(self, q: Query, info: _ReportInfo) -> float:
-        """1.0 when the report's agency is the one named (its kind or a short form of its
-        name), MISMATCH otherwise; close names (stand_in) not counted."""
-        for m in q.agencies:
-            if info.kind and (info.kind in m.kinds or is_abbreviation(m.text, info.kind)):
-                return 1.0
-            if is_abbreviation(m.text, info.agency_norm[-len(m.text) * 3 :] or "x"):
-                return 1.0
-        return MISMATCH
-
     def analyse(self, question: str) -> Query:
         """The question analysed against this knowledge base (reportqa.query)."""
         return self.analyser.analyse(question)
@@ -258,110 +186,6 @@ class Engine:
             else f"《{r.title or r.source_file}》（{r.year or '年份不详'}）"
             for r in self.kb.reports
         )
-
-    # ------------------------------------------------------------------ entity checks
-
-    def _report_factors(self, q: Query, report_ids: frozenset[str] | None) -> np.ndarray:
-        """A score factor per report for the place and agency named. Reports of the same
-        place and agency share one computation (thousands of reports, a few hundred groups)."""
-        out = np.ones(len(self.reports))
-        if q.places or q.agencies:
-            places = np.ones(len(self._groups))
-            if q.places:  # once per place held, not per report or group
-                places = self._place_factors(q)[self._group_place]
-            if (places == 1.0).any():  # a report of the very place asked about exists:
-                places[places != 1.0] = MISMATCH  # wider ones don't count
-            if q.agencies:
-                places = places * self._agency_factors(q)
-            out = places[self._group_of]
-        if report_ids is not None:
-            keep = np.zeros(len(self.reports), dtype=bool)
-            keep[[self._report_index[r] for r in report_ids if r in self._report_index]] = True
-            out = np.where(keep, out, 0.0)
-        return out
-
-    def _agency_factors(self, q: Query) -> np.ndarray:
-        """The agency factor of every group; it depends on the agencies named alone, so it is
-        remembered per set of names (people ask about a few hundred agencies, again and again)."""
-        key = tuple((m.text, m.kinds) for m in q.agencies)
-        return _remembered(
-            self._agency_memo,
-            key,
-            lambda: np.array([self._agency_factor(q, info) for info in self._groups]),
-        )
-
-    def _place_factors(self, q: Query) -> np.ndarray:
-        """The place factor of every place held; remembered per places named (and how they are
-        written together), as _agency_factors."""
-        key = (tuple(tuple(c.code for c in cands) for cands in q.places), q.owners, q.chained)
-        return _remembered(
-            self._place_memo,
-            key,
-            lambda: np.array([self._place_factor(q, place) for place in self._group_places]),
-        )
-
-    def _place_factor(self, q: Query, place: Place | None) -> float:
-        if not q.places:
-            return 1.0
-        if place is None:
-            return MISMATCH
-        factor = 1.0
-        fits: list[int] = []
-        others: list[int] = []  # places named that are neither this report's nor wider
-        for n, cands in enumerate(q.places):
-            if any(c.contains(place) for c in cands):
-                if n in q.owners and not any(c.code == place.code for c in cands):
-                    return MISMATCH  # 淮安市人民政府 asked: 洪泽区人民政府 is another agency
-                fits.append(n)
-            elif any(place.contains(c) for c in cands):
-                factor *= BROADER
-            elif len(q.places) == 1:
-                return MISMATCH  # the common case, decided at once
-            else:
-                others.append(n)
-        if not others:
-            return factor
-        if not fits:
-            return MISMATCH
-        matching = [c for n in fits for c in q.places[n]]
-        for n in others:
-            related = any(c.contains(m) or m.contains(c) for c in q.places[n] for m in matching)
-            tied = n < len(q.chained) and any(m in fits for m in q.chained[n])
-            if related or tied:
-                return MISMATCH
-            # else another place the question speaks of (易县 working with 北京海淀区)
-        return factor
-
-    def _agency_factor(self, q: Query, info: _ReportInfo) -> float:
-        if not q.agencies or self._agency_factor_exact(q, info) == 1.0:
-            return 1.0
-        return 1.0 if self.stand_in(q, info) else MISMATCH
-
-    def stand_in(self, q: Query, info: _ReportInfo) -> str:
-        """The agency named in the question that this report's agency stands in for: a close
-        name (科委 for 科学技术局, 经信局 for 经济和信息化委员会) when the knowledge base holds no
-        agency of the named kind in that place; '' otherwise."""
-        if not info.kind or info.kind not in q.close_kinds:
-            return ""
-        here = self._kinds_at.get(info.place.code if info.place else None, set())
-        for m in q.agencies:
-            if m.kinds & here:
-                continue
-            if any(close_kinds(k, info.kind) for k in m.kinds):
-                return m.text
-        return ""
-
-    def _year_ok(self, q: Query, report: Report, passage_norm: str) -> bool:
-        """Each year asked is the passage's: named in it, or the report's own year when the
-        passage names no other year (「2019年粮食产量…」 is no answer about 2020)."""
-        for y in q.years:
-            if str(y) in passage_norm:
-                continue
-            if y not in covered_years(report):
-                return False
-            if any(int(other) != y for other in _PASSAGE_YEAR.findall(passage_norm)):
-                return False
-        return True
 
     # ------------------------------------------------------------------ answer
 
@@ -419,12 +243,13 @@ class Engine:
         """A confidence in [0, 1] for answering with passage i, and the reason (with its
         data) not to answer, if there is one. `factors` are the report factors of the search."""
         ri, _ = self.entries[i]
-        info = self.reports[ri]
-        if q.places and factors[ri] <= MISMATCH and self._agency_factor(q, info) > MISMATCH:
+        info = self.scope.reports[ri]
+        agency = self.scope.agency_factor(q, info)
+        if q.places and factors[ri] <= MISMATCH and agency > MISMATCH:
             where = tuple(dict.fromkeys(max(c, key=lambda p: p.level).name for c in q.places))
             return 0.1, Reason.NO_REPORT_OF_PLACE, where
         named_here = any(len(m.text) >= 3 and m.text in norm for m in q.agencies)
-        if q.agencies and self._agency_factor(q, info) <= MISMATCH and not named_here:
+        if q.agencies and agency <= MISMATCH and not named_here:
             return 0.1, Reason.NO_REPORT_OF_AGENCY, tuple(m.text for m in q.agencies)
         if not year_ok:
             return 0.2, Reason.NO_YEAR, tuple(str(y) for y in q.years)
@@ -485,19 +310,6 @@ class Engine:
             return None
         passage = Passage(f"fact-{fact.id}", (fact.section,) if fact.section else (), fact.answer)
         return Hit(report, passage, fact.answer, score / 100.0 + 1.0, fact)
-
-
-def _remembered(
-    memo: dict[Any, np.ndarray], key: object, compute: Callable[[], np.ndarray]
-) -> np.ndarray:
-    """memo[key], computed on first use; the memo is emptied when it holds MEMO_LIMIT keys."""
-    found = memo.get(key)
-    if found is None:
-        found = compute()
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        memo[key] = found
-    return found
 
 
 def combine(

@@ -259,7 +259,7 @@ def test_place_then_abbreviation_without_its_suffix_names_the_agency(engine: Eng
 
 def test_a_government_work_report_covers_the_year_it_reviews() -> None:
     from reportqa.models import Report
-    from reportqa.search import covered_years
+    from reportqa.scope import covered_years
 
     def report(doc_type: str, year: int | None) -> Report:
         return Report("r", "", "", year, doc_type, "r.txt", ())

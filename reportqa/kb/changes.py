@@ -21,6 +21,7 @@ from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
 from reportqa.kb import layout, schema
 from reportqa.kb.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
 from reportqa.models import Fact, Report
+from reportqa.places import gazetteer
 from reportqa.sandbox import Sandbox
 
 MANIFEST = schema.MANIFEST
@@ -92,6 +93,12 @@ def _split_suffix(name: str) -> tuple[str, str]:
     if not suffix or len(suffix.encode("utf-8")) > 16:
         return name, ""
     return name[: -len(suffix)], suffix
+
+
+def warm_up() -> None:
+    """Load what prepare_bytes needs (this module, the gazetteer): a Sandbox's first job, so
+    the first upload does not pay for it."""
+    gazetteer()
 
 
 def prepare_bytes(data: bytes, name: str, overrides: Overrides | None = None) -> Prepared:
