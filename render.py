@@ -119,6 +119,14 @@ def stand_in_note(answer: Answer) -> str:
     return f"知识库中没有{named}的报告，以下按相近的{agency}的报告回答"
 
 
+def coverage_line(r: Report) -> str:
+    """One report of the knowledge base, as a no-answer lists it: agency (year) title."""
+    year = r.year or "年份不详"
+    if r.agency:
+        return f"{r.agency}（{year}）{r.title}"
+    return f"《{r.title or r.source_file}》（{year}）"
+
+
 def kb_summary(kb: KnowledgeBase) -> str:
     """What the knowledge base holds, in one sentence (plain text)."""
     agencies = list(dict.fromkeys(r.agency for r in kb.reports if r.agency))
@@ -138,7 +146,7 @@ def layout(answer: Answer, index: int = 0) -> Layout:
         return Layout(
             answered=False,
             no_answer=f"抱歉，现有报告中没有找到这个问题的答案（{reason_text(answer)}）。",
-            covers=answer.coverage,
+            covers=tuple(coverage_line(r) for r in answer.coverage),
             nearest=hit.sentence if hit else "",
             nearest_source=source_line(hit) if hit else "",
         )

@@ -24,7 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from handlers import callbacks
-from handlers.ask import send
+from handlers.reply import send
 from handlers.state import Context
 from render import escape
 from reportqa.ingest import IngestFailed

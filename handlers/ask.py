@@ -1,8 +1,8 @@
 """Questions: private messages, /ask, group mentions and replies, result buttons, inline mode.
 
 Each handler: parse the update, call the chat service, render, reply. The engine runs in a
-worker thread so the event loop keeps serving other chats; a typing indicator appears only if
-an answer takes longer than TYPING_DELAY (most take a few milliseconds).
+worker thread so the event loop keeps serving other chats; handlers.reply shows the typing
+indicator when an answer takes long and sends the reply.
 """
 
 from __future__ import annotations
@@ -10,31 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from telegram import (
     InlineQueryResultArticle,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import filters
 
 import chat
 import render
 from chat import FIRST_RESULTS
 from handlers import callbacks, views
+from handlers.reply import NO_PREVIEW, send, typing
 from handlers.state import Context
 from render import escape
 
 log = logging.getLogger(__name__)
-TYPING_DELAY = 0.3  # seconds before the typing indicator is shown
-SEND_RETRIES = 3
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TOO_FAST = "您提问太快了，请稍等片刻再问（每分钟最多 {limit} 个问题）。"
 EXPIRED = "这个按钮已过期，请重新提问。"
 GONE = "这段内容已更新或删除，请重新提问。"
@@ -205,42 +201,3 @@ def _inline_results(reply: chat.Reply) -> list[InlineQueryResultArticle]:
         )
         for i, hit in enumerate(reply.answer.hits[:5])
     ]
-
-
-@contextlib.asynccontextmanager
-async def typing(context: Context, chat_id: int) -> AsyncIterator[None]:
-    """Show 'typing…' if the block takes longer than TYPING_DELAY."""
-
-    async def later() -> None:
-        await asyncio.sleep(TYPING_DELAY)
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-
-    task = asyncio.create_task(later())
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
-async def send(message: Message, html_text: str, markup: object = None) -> None:
-    """Reply with HTML, split below Telegram's limit (buttons on the last part); network
-    errors are retried, never fatal."""
-    parts = render.split_html(html_text)
-    for n, part in enumerate(parts):
-        for attempt in range(SEND_RETRIES):
-            try:
-                await message.reply_text(
-                    part,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if n == len(parts) - 1 else None,  # type: ignore[arg-type]
-                    link_preview_options=NO_PREVIEW,
-                )
-                break
-            except BadRequest:
-                raise  # a request Telegram refuses is not a network problem
-            except (TimedOut, NetworkError) as e:
-                if attempt + 1 == SEND_RETRIES:
-                    raise
-                log.warning("sending failed (%s), retrying", type(e).__name__)
-                await asyncio.sleep(0.5 * 2**attempt)

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 import render
 from handlers import callbacks, views
 from handlers.admin import is_admin
-from handlers.ask import send
+from handlers.reply import send
 from handlers.state import Context
 from render import escape
 from reportqa.models import Report

@@ -10,7 +10,7 @@ from telegram import Message, Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from handlers.admin import actor, admin_command, commit
-from handlers.ask import send
+from handlers.reply import send
 from handlers.state import Context
 from render import escape
 from reportqa.kb import changes

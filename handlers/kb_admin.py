@@ -19,7 +19,7 @@ from handlers.admin import (
     edit_or_send,
     reload_kb,
 )
-from handlers.ask import send
+from handlers.reply import send
 from handlers.state import Context
 from render import escape
 from reportqa.kb import changes

@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 
 from handlers import callbacks
 from handlers.admin import actor, admin_press, commit_and_edit, edit_or_send, is_admin, refuse
-from handlers.ask import send, typing
+from handlers.reply import send, typing
 from handlers.state import Context, PendingUpload
 from render import escape
 from reportqa.ingest import IngestFailed, Overrides

@@ -126,7 +126,7 @@ class Answer:
     confidence: float = 0.0
     reason: Reason | None = None  # why there is no answer, when answered is False
     reason_data: tuple[str, ...] = ()  # what the reason names (places, agencies, years...)
-    coverage: tuple[str, ...] = field(default=())  # what the knowledge base covers (for no-answer)
+    coverage: tuple[Report, ...] = field(default=())  # the reports held (for a no-answer)
     # (the agency asked, the close agency whose report answers) when one stands in for another
     stand_in: tuple[str, str] | None = None
 

@@ -23,7 +23,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from reportqa.index import Index
-from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Reason
+from reportqa.models import Answer, Fact, Hit, KnowledgeBase, Passage, Reason, Report
 from reportqa.normalize import clean_input, normalize
 from reportqa.pinyin import Homophones
 from reportqa.places import Gazetteer
@@ -178,14 +178,9 @@ class Engine:
         return self.analyser.analyse(question)
 
     @cached_property
-    def coverage(self) -> tuple[str, ...]:
-        """What the knowledge base covers: one line per report (agency, year, title)."""
-        return tuple(
-            f"{r.agency}（{r.year or '年份不详'}）{r.title}"
-            if r.agency
-            else f"《{r.title or r.source_file}》（{r.year or '年份不详'}）"
-            for r in self.kb.reports
-        )
+    def coverage(self) -> tuple[Report, ...]:
+        """What the knowledge base covers, told with a no-answer (render.coverage_line words it)."""
+        return tuple(self.kb.reports)
 
     # ------------------------------------------------------------------ answer
 

@@ -28,7 +28,7 @@ import chat
 import handlers
 import telegram_app
 from config import load_settings
-from handlers import ask, callbacks, errors, views
+from handlers import ask, callbacks, errors, reply, views
 from handlers.state import BotData
 from reportqa.kb.live import LiveKnowledge
 from reportqa.models import KnowledgeBase
@@ -807,7 +807,7 @@ async def test_inline_queries_are_rate_limited(bot: Harness) -> None:
 async def test_typing_indicator_for_slow_answers(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ask, "TYPING_DELAY", 0.01)
+    monkeypatch.setattr(reply, "TYPING_DELAY", 0.01)
     real_ask = bot.service.ask
 
     def slow_ask(*args: Any, **kwargs: Any) -> chat.Reply:

@@ -352,11 +352,15 @@ def test_layout_of_no_answer() -> None:
         (hit(),),
         reason=Reason.NO_REPORT_OF_AGENCY,
         reason_data=("财政局",),
-        coverage=("a", "b"),
+        coverage=(report(), report(agency="", year=None, title="", source_file="x.txt")),
     )
     lay = render.layout(answer)
     assert not lay.answered and "知识库中没有财政局的报告" in lay.no_answer
-    assert lay.covers == ("a", "b") and lay.nearest == "共公开信息320条。"
+    assert lay.covers == (
+        "舟山市科学技术局（2020）2020年度法治政府建设工作总结",
+        "《x.txt》（年份不详）",
+    )
+    assert lay.nearest == "共公开信息320条。"
     empty = render.layout(Answer("q", False, ()))
     assert render.NO_REASON in empty.no_answer and empty.nearest == ""
     parse_html(render.html_layout(empty))
