@@ -69,18 +69,14 @@ if str(ROOT) not in sys.path:  # run as a script: make the engine importable
     sys.path.insert(0, str(ROOT))
 
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names  # noqa: E402
-from reportqa.index import (  # noqa: E402
-    K1,
-    B,
-    Index,
-    index_texts,
-)
+from reportqa.index import K1, B, Index  # noqa: E402
 from reportqa.kb import layout, schema, validate  # noqa: E402
 from reportqa.kb.open import CACHE_DIR, content_hash, open_engine  # noqa: E402
 from reportqa.models import KnowledgeBase, Passage, Report  # noqa: E402
 from reportqa.normalize import normalize  # noqa: E402
 from reportqa.places import Place, gazetteer  # noqa: E402
 from reportqa.search import CANDIDATES, Engine  # noqa: E402
+from reportqa.segment import index_texts  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work"
 KNOWLEDGE = ROOT / "knowledge"

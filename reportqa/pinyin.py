@@ -62,12 +62,9 @@ class Homophones:
         return out
 
     @cached_property
-    def _terms(self) -> list[str]:
-        """Index terms by id."""
-        terms = [""] * len(self._vocab)
-        for term, tid in self._vocab.items():
-            terms[tid] = term
-        return terms
+    def _terms(self) -> dict[int, str]:
+        """Index terms by id (ids need not be dense: an updated index leaves gaps)."""
+        return {tid: term for term, tid in self._vocab.items()}
 
     def term_ids(self, pair: str) -> tuple[int, ...]:
         """Term ids of the indexed bigrams read like `pair`, in reading order."""

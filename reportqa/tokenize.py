@@ -5,6 +5,13 @@ knowledge base itself: agency names and short names, quoted regulation titles �
 terms “…” and short section headings. Character bigrams of every run of Chinese characters sit
 beside the words, so typos, unsegmented words and words jieba cuts differently still match.
 Numbers stay whole tokens. The input is always normalised text (see normalize.py).
+
+A report is cut with jieba's dictionary and its own words only (`Tokenizer.with_words`), so
+its terms depend on its own bytes and can be computed once and kept (reportqa.segment); a
+question is cut with the words of every report. User words are set into jieba's frequency
+table without raising its total (jieba's `add_word` raises it): jieba then cuts a text by the
+frequencies of the text's own substrings alone, so a word that does not occur in a text can
+never change how that text is cut.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +28,7 @@ from typing import TYPE_CHECKING
 import jieba
 
 if TYPE_CHECKING:
-    from reportqa.models import KnowledgeBase
+    from reportqa.models import KnowledgeBase, Report
 
 BIGRAM = "_"  # prefix that keeps bigram terms apart from word terms
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -112,27 +120,67 @@ STOPWORDS = frozenset(
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
+USER_FREQ = 2000  # jieba frequency of a user word: enough to keep it whole
+
+
+@lru_cache(maxsize=1)
+def _base_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word -> frequency, and the total), read once per process from
+    jieba's cache file in the temporary folder."""
+    base = jieba.Tokenizer()
+    base.cache_file = str(Path(tempfile.gettempdir()).resolve() / "jieba.cache")
+    base.initialize()
+    return base.FREQ, base.total
+
+
+def _set_words(freq: dict[str, int], words: Iterable[str]) -> list[tuple[str, int | None]]:
+    """Put user words into a jieba frequency table (their prefixes too, at 0, as jieba's
+    add_word does, so its DAG scan reaches them); what was there before, to undo it."""
+    saved: list[tuple[str, int | None]] = []
+    for word in words:
+        saved.append((word, freq.get(word)))
+        freq[word] = USER_FREQ
+        for end in range(1, len(word)):
+            prefix = word[:end]
+            if prefix not in freq:
+                saved.append((prefix, None))
+                freq[prefix] = 0
+    return saved
+
+
+def _unset_words(freq: dict[str, int], saved: list[tuple[str, int | None]]) -> None:
+    for word, before in reversed(saved):
+        if before is None:
+            del freq[word]
+        else:
+            freq[word] = before
+
+
 class Tokenizer:
     """Words (jieba with the knowledge base's own dictionary) and character bigrams."""
 
-    def __init__(self, user_words: Iterable[str] = (), cache_dir: Path | None = None) -> None:
+    def __init__(self, user_words: Iterable[str] = ()) -> None:
+        freq, total = _base_dictionary()
         self._jieba = jieba.Tokenizer()
-        folder = cache_dir or Path(tempfile.gettempdir())
-        folder.mkdir(parents=True, exist_ok=True)
-        cache = folder.resolve() / "jieba.cache"
-        self._jieba.cache_file = str(cache)
-        self._jieba.initialize()
+        self._jieba.FREQ = dict(freq)  # a copy: user words never reach another tokenizer
+        self._jieba.total = total
+        self._jieba.initialized = True
         self.user_words = tuple(sorted(set(user_words)))
-        for word in self.user_words:
-            self._jieba.add_word(word, freq=2000)
+        _set_words(self._jieba.FREQ, self.user_words)
+
+    @contextmanager
+    def with_words(self, words: Iterable[str]) -> Iterator[Tokenizer]:
+        """This tokenizer with `words` added for the block (a report's own words while its
+        passages are cut); not to be shared between threads meanwhile."""
+        saved = _set_words(self._jieba.FREQ, words)
+        try:
+            yield self
+        finally:
+            _unset_words(self._jieba.FREQ, saved)
 
     def words(self, text: str) -> list[str]:
         """jieba words of normalised text, without punctuation and particles."""
-        return [
-            w
-            for w in self._jieba.cut(text, HMM=True)
-            if w.strip() and w not in STOPWORDS and _WORD_OK.search(w)
-        ]
+        return [w for w in self._jieba.cut(text, HMM=True) if _is_word(w)]
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """Every jieba token of normalised text with its offsets (nothing filtered)."""
@@ -158,6 +206,12 @@ class Tokenizer:
         return self.words(text) + bigrams(text)
 
 
+@lru_cache(maxsize=1 << 18)
+def _is_word(token: str) -> bool:
+    """Whether a jieba token is an index word: not space, punctuation or a particle."""
+    return bool(token.strip()) and token not in STOPWORDS and _WORD_OK.search(token) is not None
+
+
 @lru_cache(maxsize=1)
 def _dictionary_names() -> frozenset[str]:
     """jieba's dictionary words of two or three characters tagged as personal names (nr)."""
@@ -172,8 +226,8 @@ def bigrams(text: str) -> list[str]:
     for run in _HAN_RUN.findall(text):
         if len(run) == 1:
             out.append(BIGRAM + run)
-        else:
-            out.extend(BIGRAM + run[i : i + 2] for i in range(len(run) - 1))
+        else:  # each pair of neighbours, BIGRAM + a + b (map: the loop runs in C)
+            out.extend(map(BIGRAM.__add__, map(str.__add__, run, run[1:])))
     return out
 
 
@@ -187,14 +241,17 @@ def user_words_from(texts: Iterable[str], names: Iterable[str]) -> set[str]:
     return words
 
 
+def report_words(report: Report) -> set[str]:
+    """A report's own words for the tokenizer: its agency, short names (but see below),
+    places and short headings, and the titles and terms its text quotes."""
+    # 区发改局, 市经信委: a level word glued to an agency would hide the end of the place
+    # before it (西湖|区发改局), so those short forms stay out of the dictionary
+    shorts = [s for s in report.agency_short if s[:1] not in "省市区县"]
+    names = [report.agency, *shorts, *report.region]
+    names.extend(h for p in report.passages for h in p.section if len(h) <= 12)
+    return user_words_from((p.text for p in report.passages), names)
+
+
 def user_words_for(kb: KnowledgeBase) -> set[str]:
-    """The tokenizer's user dictionary, drawn from the knowledge base itself."""
-    names: list[str] = []
-    for r in kb.reports:
-        # 区发改局, 市经信委: a level word glued to an agency would hide the end of the place
-        # before it (西湖|区发改局), so those short forms stay out of the dictionary
-        shorts = [s for s in r.agency_short if s[:1] not in "省市区县"]
-        names.extend([r.agency, *shorts, *r.region])
-        names.extend(h for p in r.passages for h in p.section if len(h) <= 12)
-    texts = (p.text for r in kb.reports for p in r.passages)
-    return user_words_from(texts, names)
+    """The question tokenizer's user dictionary: every report's own words."""
+    return set().union(*(report_words(r) for r in kb.reports))

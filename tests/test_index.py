@@ -34,7 +34,7 @@ def test_scores_rank_the_document_holding_the_rare_term_first() -> None:
     half = idx.score({idx.vocab["c"]: 0.5})
     assert math.isclose(half[1] * 2, idx.score({idx.vocab["c"]: 1.0})[1], rel_tol=1e-6)
     assert idx.score({}).tolist() == [0.0, 0.0, 0.0]
-    assert idx.df(idx.vocab["a"]) == 3
+    assert idx.df[idx.vocab["a"]] == 3
 
 
 def test_save_and_load_give_the_same_scores(tmp_path: Path) -> None:

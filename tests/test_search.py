@@ -208,7 +208,7 @@ def test_index_with_a_trivial_tokenizer() -> None:
     idx = Index.build(["a b c", "a a d", "e"], str.split)
     scores = idx.score({idx.vocab["a"]: 1.0})
     assert scores[1] > scores[0] > 0 and scores[2] == 0
-    assert idx.df(idx.vocab["a"]) == 2
+    assert idx.df[idx.vocab["a"]] == 2
 
 
 def test_a_plan_states_targets_not_outcomes(engine: Engine) -> None:

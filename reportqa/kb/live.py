@@ -92,7 +92,9 @@ class LiveKnowledge:
                 with repo.locked():  # read a finished state, never half a change
                     repo.recover()
                     files = layout.knowledge_files(self.folder)
-                engine = self._facts_only(files) or open_engine(self.folder, files=files)
+                engine = self._facts_only(files) or open_engine(
+                    self.folder, files=files, previous=self._engine
+                )
             except schema.KnowledgeError as e:
                 self._signature = sig  # report a broken folder once, not at every check
                 self.last_problems = tuple(str(p) for p in e.problems)

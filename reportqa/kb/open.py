@@ -1,10 +1,19 @@
-"""Open a knowledge folder as a ready Engine, reusing the index cached beside the YAML.
+"""Open a knowledge folder as a ready Engine; a change costs what the change is.
 
-The cache lives in `<knowledge>/.cache/<hash>/`, where the hash covers every YAML file's name
-and bytes and the engine's index format: the YAML stays the source of truth, and any change to
-it (by the CLI, the bot or a hand edit) simply misses the cache and rebuilds. The cache holds
-the index arrays, the tokenizer's user words and a JSON copy of the knowledge base (faster to
-read than YAML at 100k passages); a damaged cache is ignored and rebuilt.
+The cache lives in `<knowledge>/.cache/` and never decides what is true (the YAML does):
+- `segments/<key>.npz`: one report's terms and postings (reportqa.segment), keyed by a hash of
+  the report file's bytes and the indexing code, so a report is cut by jieba once;
+- `bases/<id>/`: a full merge of segments (reportqa.merge) with its reports as JSON;
+- `points/<hash>.json`: for one content of the folder (a hash of every file and the code), the
+  base it starts from and the live segments in order; opening that content again is loading the
+  base (memory-mapped) and the few segments of its tail.
+
+Opening a content with no point updates the engine passed in (the running bot's) or the newest
+point's: only the reports whose bytes changed are parsed and cut, the others are reused; a
+large change, or no point at all, merges every segment again, and a cold build cuts reports on
+every core. Files are written under temporary names and renamed, so two processes building at
+once never see each other's half-written files; a damaged file fails to load and is rebuilt.
+Old points, bases and segments are removed as new ones come (bounded disk use).
 """
 
 from __future__ import annotations
@@ -12,105 +21,468 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from reportqa.index import FORMAT_VERSION, Index, index_texts
-from reportqa.kb import schema, validate
+from tqdm import tqdm
+
+from reportqa import index as index_module
+from reportqa import merge, segment
+from reportqa.index import FORMAT_VERSION, Index
+from reportqa.kb import layout, schema, validate
 from reportqa.kb.repository import Repository
-from reportqa.models import KnowledgeBase
+from reportqa.models import Fact, KnowledgeBase, Report
 from reportqa.places import gazetteer
 from reportqa.search import Engine
-from reportqa.tokenize import Tokenizer, user_words_for
+from reportqa.segment import Segment
+from reportqa.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
-_INDEXING_CODE = tuple(
-    str(Path(__file__).parent.parent / name) for name in ("index.py", "tokenize.py", "normalize.py")
-)
 CACHE_DIR = ".cache"
-KEEP_CACHES = 3
+KEEP_POINTS = 3  # points kept (with their bases and segments); older ones are removed
+PARALLEL_MIN = 1500  # passages to cut from which a process per core pays for its start
+STALE_SECONDS = 600  # an unreferenced segment or temporary file this old is removed
 
 
 def content_hash(folder: Path, files: dict[str, bytes] | None = None) -> str:
-    """A hash of every knowledge file's name and bytes (and the indexing code's)."""
-    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
-    for module in _INDEXING_CODE:  # a change to how text is indexed invalidates the cache too
-        h.update(Path(module).read_bytes())
+    """A hash of every knowledge file's name and bytes (and the indexing code)."""
+    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode() + segment.code_digest())
+    for module in (index_module, merge):  # how segments are merged and scored
+        h.update(Path(str(module.__file__)).read_bytes())
     files = files if files is not None else Repository(folder).snapshot()
     for rel, data in sorted(files.items()):
         h.update(rel.encode("utf-8") + b"\0" + data + b"\0")
-    return h.hexdigest()[:20]
+    return h.hexdigest()[:24]
 
 
 def open_engine(
-    folder: Path, use_cache: bool = True, files: dict[str, bytes] | None = None
+    folder: Path,
+    use_cache: bool = True,
+    files: dict[str, bytes] | None = None,
+    previous: Engine | None = None,
 ) -> Engine:
     """The engine for the knowledge base in `folder` (KnowledgeError if it has problems);
     `files` are its bytes when the caller has read them already (under the repository lock),
-    otherwise the last complete version is read (never half a change)."""
+    otherwise the last complete version is read (never half a change). `previous`, an engine
+    of an earlier content of the folder, is updated rather than rebuilt."""
     files = files if files is not None else Repository(folder).snapshot()
+    store = Store(folder / CACHE_DIR) if use_cache else None
     digest = content_hash(folder, files)
-    cache = folder / CACHE_DIR / digest
-    if use_cache:
-        cached = _load_cached(cache)
-        if cached is not None:
-            return cached
-    kb, problems = validate.check(folder, overlay=dict(files), exact=True)
-    if kb is None:
-        raise schema.KnowledgeError(problems)
-    engine = build(kb, cache if use_cache else None)
-    if use_cache:
-        _prune(folder / CACHE_DIR, keep=digest)
+    if store is not None:
+        engine = store.load_point(digest, files)
+        if engine is not None:
+            return engine
+        if previous is None or not isinstance(previous.index.parts, merge.Parts):
+            previous = store.latest_engine(files)
+    engine = _Opening(folder, files, store, previous).engine()
+    if store is not None:
+        store.save_point(digest, engine.index)
     return engine
 
 
-def build(kb: KnowledgeBase, cache: Path | None = None) -> Engine:
-    """Build tokenizer and index for `kb`; save them into `cache` when given."""
-    words = sorted(user_words_for(kb))
-    tokenizer = Tokenizer(words, cache_dir=cache.parent if cache else None)
-    index = Index.build(index_texts(kb), tokenizer.terms)
-    if cache is not None:
-        try:
-            tmp = cache.with_name(cache.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            index.save(tmp)
-            (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
-            (tmp / "kb.json").write_text(
-                json.dumps(schema.kb_to_dict(kb), ensure_ascii=False), encoding="utf-8"
-            )
-            shutil.rmtree(cache, ignore_errors=True)
-            tmp.rename(cache)
-        except OSError as e:  # a read-only folder still answers, just without a cache
-            log.warning("could not save the index cache: %s", e)
-    return Engine(kb, index, tokenizer, gazetteer())
+def build(kb: KnowledgeBase) -> Engine:
+    """An engine for a knowledge base held in memory (no folder, no cache)."""
+    tok = Tokenizer()
+    segments = [segment.build(_key_of(r), r, tok) for r in kb.reports]
+    index = merge.full(segments, _base_id([s.key for s in segments]))
+    return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
 
 
-def _load_cached(cache: Path) -> Engine | None:
-    if not (cache / "kb.json").exists():
-        return None
-    index = Index.load(cache)
-    if index is None:
-        return None
-    try:
-        kb = schema.kb_from_dict(json.loads((cache / "kb.json").read_text(encoding="utf-8")))
-        words = (cache / "words.txt").read_text(encoding="utf-8").split("\n")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        log.warning("ignoring a damaged index cache %s: %s", cache, e)
-        return None
-    if kb.passage_count != index.n_docs:
-        return None
-    tokenizer = Tokenizer([w for w in words if w], cache_dir=cache.parent)
-    return Engine(kb, index, tokenizer, gazetteer())
+def _key_of(report: Report) -> str:
+    return segment.segment_key(schema.dump_report(report).encode("utf-8"))
 
 
-def _prune(root: Path, keep: str) -> None:
-    try:
-        others = sorted(
-            (p for p in root.iterdir() if p.is_dir() and p.name != keep),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
+def _base_id(keys: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
+
+
+def _report_rel(report_id: str) -> str:
+    return f"reports/{report_id}.yaml"
+
+
+class _Opening:
+    """One opening of a content with no point: parse and cut what is new, check the whole,
+    update `previous` or merge everything."""
+
+    def __init__(
+        self,
+        folder: Path,
+        files: dict[str, bytes],
+        store: Store | None,
+        previous: Engine | None,
+    ) -> None:
+        self.folder, self.files, self.store = folder, files, store
+        self.keys = {
+            rel: segment.segment_key(data)
+            for rel, data in files.items()
+            if layout.is_knowledge_file(rel) and rel != "facts.yaml"
+        }
+        self.previous = previous if previous and previous.index.parts else None
+        self.reports: dict[str, Report] = {}  # key -> its report, parsed
+        self.segments: dict[str, Segment] = {}  # key -> segments at hand
+        if self.previous is not None:
+            parts: merge.Parts = self.previous.index.parts
+            self.reports = dict(zip(parts.order, self.previous.kb.reports, strict=True))
+            self.segments = {s.key: s for s in parts.tail}
+        self._tokenizer: Tokenizer | None = None
+
+    def engine(self) -> Engine:
+        t0 = time.perf_counter()
+        new = [rel for rel, key in self.keys.items() if key not in self.reports]
+        for seg in self._segments_for({rel: self.keys[rel] for rel in new}):
+            self.segments[seg.key] = seg
+            self.reports[seg.key] = seg.report
+        t1 = time.perf_counter()
+        kb, problems = validate.check(
+            self.folder, overlay=dict(self.files), exact=True, parsed=self._parsed
         )
+        if kb is None:
+            raise schema.KnowledgeError(problems)
+        order = [self.keys[_report_rel(r.report_id)] for r in kb.reports]
+        index = None
+        if self.previous is not None:
+            fresh = {k: self.segments[k] for k in order if k in self.segments}
+            index = merge.update(self.previous.index, order, fresh, self._segment)
+        if index is None:
+            index = self._full(order)
+        t2 = time.perf_counter()
+        engine = Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
+        log.info(
+            "index of %d reports: %d new (%.2f s), %s (%.2f s), engine (%.2f s)",
+            len(order),
+            len(new),
+            t1 - t0,
+            "updated" if len(index.blocks) > 1 or index.doc_pos is not None else "merged",
+            t2 - t1,
+            time.perf_counter() - t2,
+        )
+        return engine
+
+    def _parsed(self, rel: str) -> Report | None:
+        key = self.keys.get(rel)
+        return self.reports.get(key) if key else None
+
+    def _segments_for(self, wanted: dict[str, str]) -> list[Segment]:
+        """The segments of report files `wanted` (rel -> key): kept ones loaded, the others
+        parsed and cut (on every core when there are many); files that do not parse are left
+        out (the check reports them)."""
+        found = []
+        missing = {}
+        for rel, key in wanted.items():
+            seg = self.store.segment(key) if self.store else None
+            if seg is not None:
+                found.append(seg)
+            else:
+                missing[rel] = key
+        jobs = [(rel, self.files[rel], key) for rel, key in sorted(missing.items())]
+        folder = self.store.segments if self.store else None
+        return found + [s for s in _cut_all(jobs, folder) if s is not None]
+
+    def _segment(self, key: str) -> Segment:
+        """Any segment the update needs (one of a removed report, kept or cut again)."""
+        seg = self.segments.get(key) or (self.store.segment(key) if self.store else None)
+        if seg is None:
+            if self._tokenizer is None:
+                self._tokenizer = Tokenizer()
+            seg = segment.build(key, self.reports[key], self._tokenizer)
+        self.segments[key] = seg
+        return seg
+
+    def _full(self, order: Sequence[str]) -> Index:
+        wanted = {_report_rel(self.reports[k].report_id): k for k in order}
+        absent = {rel: k for rel, k in wanted.items() if k not in self.segments}
+        for seg in self._segments_for(absent):
+            self.segments[seg.key] = seg
+        segments = [self.segments[k] for k in order]
+        index = merge.full(segments, _base_id(order))
+        if self.store is not None:
+            self.store.save_base(index, [s.report for s in segments])
+        return index
+
+
+# ---------------------------------------------------------------------- cutting reports
+
+
+def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Segment | None]:
+    """Parse and cut report files (rel, bytes, key), saving each segment into `folder`; in a
+    process per core when there is enough to cut, with a progress bar past a second."""
+    if not jobs:
+        return []
+    size = sum(len(data) for _, data, _ in jobs)
+    workers = os.cpu_count() or 1
+    bar = tqdm(total=len(jobs), desc="索引报告", unit="份", delay=1.0, disable=None, leave=False)
+    out: list[Segment | None] = []
+    try:
+        if workers > 1 and size >= PARALLEL_MIN * 800:  # ~800 bytes of YAML a passage
+            ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                chunk = max(1, len(jobs) // (workers * 8))
+                for seg in pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk):
+                    out.append(seg)
+                    bar.update()
+        else:
+            for job in jobs:
+                out.append(_cut(job, folder))
+                bar.update()
+    finally:
+        bar.close()
+    return out
+
+
+_worker_tokenizer: Tokenizer | None = None
+
+
+def _cut(job: tuple[str, bytes, str], folder: Path | None) -> Segment | None:
+    """Parse one report file and cut it (None when it does not parse cleanly)."""
+    global _worker_tokenizer
+    rel, data, key = job
+    problems: list[schema.Problem] = []
+    text = schema.read_text(Path(rel), problems, data)
+    report = schema.parse_report(text, rel, problems) if text is not None else None
+    if report is None or problems:
+        return None
+    if _worker_tokenizer is None:
+        _worker_tokenizer = Tokenizer()
+    seg = segment.build(key, report, _worker_tokenizer)
+    if folder is not None:
+        try:
+            seg.save(folder)
+        except OSError as e:  # a read-only folder still answers, just without a cache
+            log.warning("could not keep the segment of %s: %s", rel, e)
+    return seg
+
+
+# ---------------------------------------------------------------------- the cache
+
+
+class Store:
+    """The cache folder: segments, bases and points (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.segments = root / "segments"
+        self.bases = root / "bases"
+        self.points = root / "points"
+
+    def segment(self, key: str) -> Segment | None:
+        return segment.load(self.segments, key)
+
+    # ------------------------------------------------------------------ bases
+
+    def save_base(self, index: Index, reports: Sequence[Report]) -> None:
+        """Keep a fully merged index, with its reports (in order), as bases/<id>/ (whole or
+        not at all)."""
+        parts: merge.Parts = index.parts
+        final = self.bases / parts.base_id
+        if final.exists():
+            return
+        tmp = self.bases / f".{parts.base_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            index.save(tmp)
+            meta = {
+                "keys": list(parts.base_keys),
+                "counts": [parts.base_counts[k] for k in parts.base_keys],
+                "words": [list(parts.base_words[k]) for k in parts.base_keys],
+            }
+            (tmp / "parts.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+            data = [schema.report_to_dict(r) for r in reports]
+            (tmp / "reports.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+            tmp.rename(final)
+        except OSError as e:  # another process saved it first, or a read-only folder
+            if not final.exists():
+                log.warning("could not keep the merged index: %s", e)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def load_base(self, base_id: str) -> tuple[Index, dict[str, Report]] | None:
+        folder = self.bases / base_id
+        try:
+            meta = json.loads((folder / "parts.json").read_text("utf-8"))
+            reports = json.loads((folder / "reports.json").read_text("utf-8"))
+            keys, counts = tuple(meta["keys"]), meta["counts"]
+            words = {k: tuple(w) for k, w in zip(keys, meta["words"], strict=True)}
+            by_key = {k: schema.report_from_dict(r) for k, r in zip(keys, reports, strict=True)}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring a damaged merged index %s: %s", folder, e)
+            return None
+        index = Index.load(folder)
+        if index is None or sum(counts) != index.n_docs or _base_id(keys) != base_id:
+            return None
+        starts = [0]
+        for n in counts[:-1]:
+            starts.append(starts[-1] + n)
+        parts = merge.Parts(
+            base_id,
+            keys,
+            dict(zip(keys, starts, strict=True)),
+            dict(zip(keys, counts, strict=True)),
+            index.vocab,
+            index.df,
+            words,
+            (),
+            keys,
+        )
+        index.parts = parts
+        return index, by_key
+
+    # ------------------------------------------------------------------ points
+
+    def save_point(self, digest: str, index: Index) -> None:
+        parts: merge.Parts = index.parts
+        for seg in parts.tail:  # a tail segment cut in memory (no store then) is kept now
+            if not (self.segments / f"{seg.key}{segment.SUFFIX}").exists():
+                _try(lambda s=seg: s.save(self.segments))
+        if not (self.bases / parts.base_id).exists():
+            return  # a base that could not be kept: no point to it either
+        point = {"format": FORMAT_VERSION, "base": parts.base_id, "order": list(parts.order)}
+        _try(lambda: _write_atomic(self.points / f"{digest}.json", json.dumps(point)))
+        self.prune(keep=digest)
+
+    def load_point(
+        self, digest: str, files: dict[str, bytes], path: Path | None = None
+    ) -> Engine | None:
+        """The engine of a content from its point (None when absent or unusable)."""
+        path = path or self.points / f"{digest}.json"
+        try:
+            point = json.loads(path.read_text("utf-8"))
+            if point["format"] != FORMAT_VERSION:
+                return None
+            base_id, order = point["base"], tuple(point["order"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        loaded = self.load_base(base_id)
+        if loaded is None:
+            return None
+        index, reports = loaded
+        if order != index.parts.base_keys:
+            fresh = {}
+            for key in order:
+                if key not in index.parts.base_starts:
+                    seg = self.segment(key)
+                    if seg is None:
+                        return None
+                    fresh[key], reports[key] = seg, seg.report
+            try:
+                updated = merge.update(index, order, fresh, self._required)
+            except LookupError:
+                return None
+            if updated is None:
+                return None
+            index = updated
+        facts = _facts(files)
+        if facts is None:
+            return None
+        kb = KnowledgeBase(tuple(reports[k] for k in order), facts)
+        return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
+
+    def latest_engine(self, files: dict[str, bytes]) -> Engine | None:
+        """The engine of the newest point that loads (another content, to update from); the
+        facts of `files` stand in for its own, which do not matter for the index."""
+        for path in self._points_newest_first()[:KEEP_POINTS]:
+            engine = self.load_point("", files, path)
+            if engine is not None:
+                return engine
+        return None
+
+    def _required(self, key: str) -> Segment:
+        seg = self.segment(key)
+        if seg is None:
+            raise LookupError(key)
+        return seg
+
+    # ------------------------------------------------------------------ pruning
+
+    def _points_newest_first(self) -> list[Path]:
+        try:
+            found = [p for p in self.points.iterdir() if p.suffix == ".json"]
+        except OSError:
+            return []
+        return sorted(found, key=_mtime, reverse=True)
+
+    def prune(self, keep: str) -> None:
+        """Remove all but the KEEP_POINTS newest points (and `keep`), the bases they do not
+        start from, segments none of them needs, and the folders of older cache formats."""
+        points = self._points_newest_first()
+        kept = [p for p in points if p.stem == keep] + [p for p in points if p.stem != keep]
+        kept = kept[:KEEP_POINTS]
+        for old in points:
+            if old not in kept:
+                old.unlink(missing_ok=True)
+        needed_bases: set[str] = set()
+        needed_keys: set[str] = set()
+        for path in kept:
+            try:
+                point = json.loads(path.read_text("utf-8"))
+                needed_bases.add(point["base"])
+                needed_keys.update(point["order"])
+                meta = json.loads((self.bases / point["base"] / "parts.json").read_text("utf-8"))
+                needed_keys.update(meta["keys"])  # a removed report's terms leave the stats
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        now = time.time()
+        for entry in _children(self.root):
+            if entry.name not in ("segments", "bases", "points"):
+                _remove(entry)  # an older cache format
+        for entry in _children(self.bases):
+            if entry.name not in needed_bases and (
+                not entry.name.endswith(".tmp") or now - _mtime(entry) > STALE_SECONDS
+            ):
+                _remove(entry)
+        for entry in _children(self.segments):
+            key = entry.name.removesuffix(segment.SUFFIX)
+            if key not in needed_keys and now - _mtime(entry) > STALE_SECONDS:
+                _remove(entry)
+
+
+def _facts(files: dict[str, bytes]) -> tuple[Fact, ...] | None:
+    data = files.get("facts.yaml")
+    if data is None:
+        return ()
+    problems: list[schema.Problem] = []
+    text = schema.read_text(Path("facts.yaml"), problems, data)
+    facts = schema.parse_facts(text or "", "facts.yaml", problems)
+    return None if problems else facts
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _try(action: object) -> None:
+    try:
+        action()  # type: ignore[operator]
+    except OSError as e:  # a read-only folder still answers, just without a cache
+        log.warning("could not keep the index cache: %s", e)
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
     except OSError:
-        return
-    for old in others[KEEP_CACHES - 1 :]:
-        shutil.rmtree(old, ignore_errors=True)
+        return []
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

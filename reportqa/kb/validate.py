@@ -5,6 +5,7 @@ name reports that exist, no two reports claim one raw file. Every problem names 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from reportqa.kb.layout import report_files
@@ -21,12 +22,17 @@ from reportqa.models import Fact, KnowledgeBase, Report
 
 
 def check(
-    folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
+    folder: Path,
+    overlay: dict[str, bytes | None] | None = None,
+    exact: bool = False,
+    parsed: Callable[[str], Report | None] | None = None,
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
     None for a deleted file) checks the folder as it would be after a change. With `exact`,
-    the overlay is the whole knowledge base and the folder is not read at all."""
-    state = _Check(folder, overlay or {}, exact)
+    the overlay is the whole knowledge base and the folder is not read at all. `parsed` gives
+    the report of an overlay file already parsed from the same bytes (only the checks across
+    files are then made for it), or None."""
+    state = _Check(folder, overlay or {}, exact, parsed)
     paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
     for rel in state.overlay:
         if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
@@ -46,8 +52,15 @@ def check(
 class _Check:
     """What one check() has seen so far: ids across files, raw-file owners, problems."""
 
-    def __init__(self, folder: Path, overlay: dict[str, bytes | None], exact: bool) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        overlay: dict[str, bytes | None],
+        exact: bool,
+        parsed: Callable[[str], Report | None] | None,
+    ) -> None:
         self.folder, self.overlay, self.exact = folder, overlay, exact
+        self.parsed = parsed
         self.problems: list[Problem] = []
         self.reports: list[Report] = []
         self.ids: dict[str, str] = {}
@@ -69,10 +82,12 @@ class _Check:
 
     def report(self, rel: str, path: Path) -> None:
         self.broken.add(path.stem)
-        text = read_text(path, self.problems, self.overlay.get(rel))
-        report = parse_report(text, str(path), self.problems) if text is not None else None
-        if text is None or report is None:
-            return
+        report = self.parsed(rel) if self.parsed and self.overlay.get(rel) is not None else None
+        if report is None:
+            text = read_text(path, self.problems, self.overlay.get(rel))
+            report = parse_report(text, str(path), self.problems) if text is not None else None
+            if text is None or report is None:
+                return
         where = str(path)
         if report.report_id in self.ids:
             also = self.ids[report.report_id]
@@ -83,11 +98,12 @@ class _Check:
         for p in report.passages:
             if p.id in self.passage_ids:
                 also = self.passage_ids[p.id]
-                self._problem(where, _line_of(text, p.id), f"passage id {p.id!r} also in {also}")
+                line = _line_of(self.text(rel, path), p.id)
+                self._problem(where, line, f"passage id {p.id!r} also in {also}")
             self.passage_ids[p.id] = where
         owner = self.owners.get(report.source_file)
         if owner is not None:  # removing one report must never delete another's raw file
-            line = _line_of(text, report.source_file)
+            line = _line_of(self.text(rel, path), report.source_file)
             why = f"source_file {report.source_file!r} is already the raw file of report {owner!r}"
             self._problem(where, line, why)
             return
@@ -96,6 +112,14 @@ class _Check:
         self.ids[report.report_id] = where
         self.broken.discard(path.stem)
         self.reports.append(report)
+
+    def text(self, rel: str, path: Path) -> str:
+        """A report file's text, to find the line of a problem in it."""
+        data = self.overlay.get(rel)
+        try:
+            return (data if data is not None else path.read_bytes()).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
 
     def facts(self) -> tuple[Fact, ...]:
         text = self.read("facts.yaml")
