@@ -227,18 +227,21 @@ def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Se
                     out.append(seg)
                     bar.update()
         else:
+            tokenizer = Tokenizer()  # this call's own: cutting sets a report's words into it
             for job in jobs:
-                out.append(_cut(job, folder))
+                out.append(_cut(job, folder, tokenizer))
                 bar.update()
     finally:
         bar.close()
     return out
 
 
-_worker_tokenizer: Tokenizer | None = None
+_worker_tokenizer: Tokenizer | None = None  # a pool worker's, made at its first job
 
 
-def _cut(job: tuple[str, bytes, str], folder: Path | None) -> Segment | None:
+def _cut(
+    job: tuple[str, bytes, str], folder: Path | None, tokenizer: Tokenizer | None = None
+) -> Segment | None:
     """Parse one report file and cut it (None when it does not parse cleanly)."""
     global _worker_tokenizer
     rel, data, key = job
@@ -247,9 +250,11 @@ def _cut(job: tuple[str, bytes, str], folder: Path | None) -> Segment | None:
     report = schema.parse_report(text, rel, problems) if text is not None else None
     if report is None or problems:
         return None
-    if _worker_tokenizer is None:
-        _worker_tokenizer = Tokenizer()
-    seg = segment.build(key, report, _worker_tokenizer)
+    if tokenizer is None:
+        if _worker_tokenizer is None:
+            _worker_tokenizer = Tokenizer()
+        tokenizer = _worker_tokenizer
+    seg = segment.build(key, report, tokenizer)
     if folder is not None:
         try:
             seg.save(folder)
@@ -302,6 +307,8 @@ class Store:
 
     def load_base(self, base_id: str) -> tuple[Index, dict[str, Report]] | None:
         folder = self.bases / base_id
+        if not folder.is_dir():
+            return None
         try:
             meta = json.loads((folder / "parts.json").read_text("utf-8"))
             reports = json.loads((folder / "reports.json").read_text("utf-8"))
@@ -309,10 +316,13 @@ class Store:
             words = {k: tuple(w) for k, w in zip(keys, meta["words"], strict=True)}
             by_key = {k: schema.report_from_dict(r) for k, r in zip(keys, reports, strict=True)}
         except (OSError, ValueError, KeyError, TypeError) as e:
-            log.warning("ignoring a damaged merged index %s: %s", folder, e)
+            log.warning("removing a damaged merged index %s: %s", folder, e)
+            shutil.rmtree(folder, ignore_errors=True)  # built again, whole, when next needed
             return None
         index = Index.load(folder)
         if index is None or sum(counts) != index.n_docs or _base_id(keys) != base_id:
+            log.warning("removing a damaged merged index %s", folder)
+            shutil.rmtree(folder, ignore_errors=True)
             return None
         starts = [0]
         for n in counts[:-1]:
