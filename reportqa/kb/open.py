@@ -139,9 +139,10 @@ class _Opening:
             self.segments[seg.key] = seg
             self.reports[seg.key] = seg.report
         t1 = time.perf_counter()
-        kb, problems = validate.check(
-            self.folder, overlay=dict(self.files), exact=True, parsed=self._parsed
-        )
+        for rel, key in self.keys.items():  # parsed already: only checks across files remain
+            if key in self.reports:
+                validate.remember(self.files[rel], self.reports[key])
+        kb, problems = validate.check(self.folder, overlay=dict(self.files), exact=True)
         if kb is None:
             raise schema.KnowledgeError(problems)
         order = [self.keys[_report_rel(r.report_id)] for r in kb.reports]
@@ -163,10 +164,6 @@ class _Opening:
             time.perf_counter() - t2,
         )
         return engine
-
-    def _parsed(self, rel: str) -> Report | None:
-        key = self.keys.get(rel)
-        return self.reports.get(key) if key else None
 
     def _segments_for(self, wanted: dict[str, str]) -> list[Segment]:
         """The segments of report files `wanted` (rel -> key): kept ones loaded, the others

@@ -4,8 +4,8 @@ name reports that exist, no two reports claim one raw file. Every problem names 
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from reportqa.kb.layout import report_files
@@ -20,19 +20,31 @@ from reportqa.kb.schema import (
 )
 from reportqa.models import Fact, KnowledgeBase, Report
 
+PARSED_LIMIT = 20_000  # report files whose parse is remembered (then forgotten all at once)
+_parsed: dict[bytes, Report] = {}
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def remember(data: bytes, report: Report) -> None:
+    """`report` is what the report file `data` parses to, without a problem: a check that
+    meets these bytes again makes only the checks across files (a change to one report of
+    thousands parses one file, not thousands)."""
+    if len(_parsed) >= PARSED_LIMIT:
+        _parsed.clear()
+    _parsed[_digest(data)] = report
+
 
 def check(
-    folder: Path,
-    overlay: dict[str, bytes | None] | None = None,
-    exact: bool = False,
-    parsed: Callable[[str], Report | None] | None = None,
+    folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Read and check every file of the knowledge folder; `overlay` (relative path -> bytes,
     None for a deleted file) checks the folder as it would be after a change. With `exact`,
-    the overlay is the whole knowledge base and the folder is not read at all. `parsed` gives
-    the report of an overlay file already parsed from the same bytes (only the checks across
-    files are then made for it), or None."""
-    state = _Check(folder, overlay or {}, exact, parsed)
+    the overlay is the whole knowledge base and the folder is not read at all. A report file
+    whose bytes were parsed before (remember) is not parsed again."""
+    state = _Check(folder, overlay or {}, exact)
     paths = {} if exact else {p.relative_to(folder).as_posix(): p for p in report_files(folder)}
     for rel in state.overlay:
         if rel.startswith("reports/") and rel.endswith(".yaml") and rel.count("/") == 1:
@@ -52,15 +64,8 @@ def check(
 class _Check:
     """What one check() has seen so far: ids across files, raw-file owners, problems."""
 
-    def __init__(
-        self,
-        folder: Path,
-        overlay: dict[str, bytes | None],
-        exact: bool,
-        parsed: Callable[[str], Report | None] | None,
-    ) -> None:
+    def __init__(self, folder: Path, overlay: dict[str, bytes | None], exact: bool) -> None:
         self.folder, self.overlay, self.exact = folder, overlay, exact
-        self.parsed = parsed
         self.problems: list[Problem] = []
         self.reports: list[Report] = []
         self.ids: dict[str, str] = {}
@@ -82,12 +87,9 @@ class _Check:
 
     def report(self, rel: str, path: Path) -> None:
         self.broken.add(path.stem)
-        report = self.parsed(rel) if self.parsed and self.overlay.get(rel) is not None else None
+        report = self._parse(rel, path)
         if report is None:
-            text = read_text(path, self.problems, self.overlay.get(rel))
-            report = parse_report(text, str(path), self.problems) if text is not None else None
-            if text is None or report is None:
-                return
+            return
         where = str(path)
         if report.report_id in self.ids:
             also = self.ids[report.report_id]
@@ -112,6 +114,25 @@ class _Check:
         self.ids[report.report_id] = where
         self.broken.discard(path.stem)
         self.reports.append(report)
+
+    def _parse(self, rel: str, path: Path) -> Report | None:
+        """The report in a file (None, with its problems, when it does not parse)."""
+        data = self.overlay.get(rel)
+        if data is None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                read_text(path, self.problems)  # says why it cannot be read
+                return None
+        known = _parsed.get(_digest(data))
+        if known is not None:
+            return known
+        before = len(self.problems)
+        text = read_text(path, self.problems, data)
+        report = parse_report(text, str(path), self.problems) if text is not None else None
+        if report is not None and len(self.problems) == before:
+            remember(data, report)
+        return report
 
     def text(self, rel: str, path: Path) -> str:
         """A report file's text, to find the line of a problem in it."""
