@@ -181,7 +181,7 @@ class Index:
         if not docs:
             return np.zeros(self.n_docs)
         idx = np.concatenate(docs)
-        vals = saturate(np.concatenate(tfs), self._norm[idx])
+        vals = saturate(np.concatenate(tfs).astype(np.float64), self._norm[idx])
         vals *= np.repeat(np.array(coefs), sizes)
         if self.doc_pos is not None:
             idx = self.doc_pos[idx]

@@ -48,8 +48,8 @@ class Parts:
 
     def words(self) -> set[str]:
         """The tokenizer words of every live report (the question tokenizer's dictionary)."""
-        tail = {s.key: s.words for s in self.tail}
-        return set().union(*(tail.get(k) or self.base_words[k] for k in self.order))
+        words = {**self.base_words, **{s.key: s.words for s in self.tail}}
+        return set().union(*(words[k] for k in self.order))
 
 
 def _block(

@@ -131,7 +131,16 @@ def load(folder: Path, key: str) -> Segment | None:
             arrays["docs"].astype(np.int32, copy=False),
             arrays["tf"].astype(np.float32, copy=False),
         )
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        zipfile.BadZipFile,
+        NotImplementedError,  # zipfile: a damaged header names an unknown version
+        RuntimeError,  # zipfile: a damaged header marks the member encrypted
+    ):
         return None
     ok = (
         len(seg.ptr) == len(seg.terms) + 1

@@ -229,10 +229,6 @@ def _flip_central_directory(data: bytes, offset: int, mask: int) -> bytes:
     return data[:at] + bytes([data[at] ^ mask]) + data[at + 1 :]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="segment.load lets zipfile's NotImplementedError/RuntimeError escape (see report)",
-)
 @pytest.mark.parametrize(
     ("offset", "mask"),
     [(6, 0xFF), (8, 0x01)],  # version needed to extract; the 'encrypted' flag

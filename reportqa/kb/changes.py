@@ -18,7 +18,7 @@ from typing import Any
 
 from reportqa.extract import ExtractError, check_length, extract_text, read_limited
 from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
-from reportqa.kb import layout, schema
+from reportqa.kb import layout, schema, validate
 from reportqa.kb.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
 from reportqa.models import Fact, Report
 from reportqa.places import gazetteer
@@ -267,9 +267,7 @@ def _claimed_elsewhere(folder: Path, source_file: str, report_id: str) -> bool:
     for path in layout.report_files(folder):
         if path.stem == report_id:
             continue
-        problems: list[schema.Problem] = []
-        text = schema.read_text(path, problems)
-        other = schema.parse_report(text, str(path), problems) if text is not None else None
+        other = validate.read_report(path)
         if other is not None and other.source_file == source_file:
             return True
     return False

@@ -37,6 +37,12 @@ def remember(data: bytes, report: Report) -> None:
     _parsed[_digest(data)] = report
 
 
+def read_report(path: Path) -> Report | None:
+    """The report in one file (None when it cannot be read or does not parse cleanly),
+    parsed once per content as in check()."""
+    return _Check(path.parent, {}, False)._parse(path.name, path)
+
+
 def check(
     folder: Path, overlay: dict[str, bytes | None] | None = None, exact: bool = False
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
