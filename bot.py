@@ -591,6 +591,9 @@ def _eval_parser(sub: Any) -> None:
     )
 
 
+CHANGES = ("ingest", "remove", "facts", "undo")  # commands that change the knowledge base
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -617,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
         "run": lambda: cmd_run(args, settings),
         None: lambda: cmd_run(args, settings),
     }
+    if args.command in CHANGES and not getattr(args, "dry_run", False):
+        from reportqa.kb.open import remember_held
+
+        remember_held(settings.knowledge_dir)  # the change then parses only what it changes
     try:
         return commands[args.command]()
     except ReportQAError as e:

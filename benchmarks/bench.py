@@ -68,6 +68,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the engine importable
     sys.path.insert(0, str(ROOT))
 
+import change_bench  # noqa: E402  (beside this file)
+
 from reportqa.agencies import AGENCY_KINDS, agency_kind, canonical_name, short_names  # noqa: E402
 from reportqa.index import K1, B, Index  # noqa: E402
 from reportqa.kb import layout, schema, validate  # noqa: E402
@@ -89,6 +91,13 @@ TARGET_FIRST_S = {"bundled": 2.0, 16000: 3.0, 100000: 5.0}
 # Mean time per question of engine.ask within this many times bm25s's (tokenising the question
 # plus retrieval) on the same passages: a few hundred reports.
 TARGET_MEAN_RATIO = {16000: 3.0}
+# A change costs what it changes (issue 11): seconds until a changed report is answerable,
+# cold build, warm start (first answer of a new process), p95 ms, peak RSS MB of that process.
+TARGET_CHANGE_S = {10000: 0.5, 100000: 1.5}
+TARGET_COLD_S = {10000: 5.0, 100000: 35.0}
+TARGET_WARM_S = {10000: 1.5, 100000: 2.5}
+TARGET_CHANGE_P95_MS = {10000: 3.0, 100000: 7.0}
+TARGET_PEAK_MB = {10000: 250.0, 100000: 600.0}
 
 # Region paths of the places generated reports belong to (resolved with the gazetteer).
 PLACES: tuple[tuple[str, ...], ...] = (
@@ -552,7 +561,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def ensure_cache(folder: Path) -> None:
     """Make sure the index cache for the current code and YAML exists (builds it if not)."""
-    if not (folder / CACHE_DIR / content_hash(folder) / "kb.json").exists():
+    if not (folder / CACHE_DIR / "points" / f"{content_hash(folder)}.json").exists():
         log(f"no index cache for {folder}; building it")
         open_engine(folder)
 
@@ -581,6 +590,7 @@ class Row:
     bm_mean: float = 0.0  # retrieval alone, query tokens computed beforehand
     bm_mean_q: float = 0.0  # tokenising the question + retrieval: per question
     profile: str = ""
+    changes: change_bench.ChangeRow | None = None
 
 
 def bench_engine(
@@ -621,6 +631,13 @@ def bench_engine(
     row.first = first_answer(folder, questions, args.runs)
     log(f"  first answer {row.first.seconds:.2f} s, peak RSS {row.first.peak_rss_mb:.0f} MB")
     bench_bm25s(row, engine, questions, len(asked))
+    row.changes = change_bench.measure(folder, WORK / "changes", _ask_first)
+    log(f"  changes: bot {row.changes.bot}, command line {row.changes.cli_ask}")
+
+
+def _ask_first(folder: Path, question: str) -> float:
+    """Seconds from spawning `bot.py ask` on `folder` to its first answer."""
+    return first_answer(folder, [question], 1).seconds
 
 
 def bench_bm25s(row: Row, engine: Engine, questions: Sequence[str], n: int) -> None:
@@ -741,6 +758,14 @@ def report(
     out.append("Breakdown (engine build = YAML load + jieba + tokenising + index + cache save):")
     out += ["", *_breakdown_table(rows), ""]
     out += ["Targets:", *_targets(rows, bundled), ""]
+    out += ["A change costs what it changes:", "", *_changes_table(rows), ""]
+    out.append(
+        "bot = from the write 「确认入库」/删除 makes to the answer, in the running bot's process; "
+        "command line = `bot.py ingest`/`remove`, then `bot.py ask` until its first answer; "
+        "ask alone = that first answer before the change (a warm start); the change adds "
+        "`ask after - ask alone` to answering."
+    )
+    out += ["", "Targets (a change costs what it changes):", *_change_targets(rows), ""]
     out.append(f"Total benchmark time: {total:.0f} s")
     for r in rows:
         if r.profile:
@@ -780,6 +805,46 @@ def _speed_table(rows: list[Row]) -> list[str]:
         )
 
     return _table(_SPEED_COLUMNS, [values(r) for r in rows])
+
+
+_CHANGES_COLUMNS = (
+    "passages | bot add s | bot replace s | bot remove s | ingest add s | ingest replace s "
+    "| remove s | ask alone s | ask after add s | ask after replace s | ask after remove s "
+    "| cold build s | warm start s | p95 ms | bm25s p95 ms | peak RSS MB",
+    ", .2f .2f .2f .2f .2f .2f .2f .2f .2f .2f .1f .2f .2f .2f .0f",
+)
+
+
+def _changes_table(rows: list[Row]) -> list[str]:
+    def values(r: Row) -> tuple[float, ...]:
+        assert r.changes is not None and r.first is not None
+        engine = (r.build_s, r.first.seconds, r.p95, r.bm_p95, r.first.peak_rss_mb)
+        return (r.passages, *r.changes.cells(), *engine)
+
+    return _table(_CHANGES_COLUMNS, [values(r) for r in rows if r.changes is not None])
+
+
+def _change_targets(rows: list[Row]) -> list[str]:
+    by_size = {r.passages: r for r in rows}
+    out = []
+    for size in TARGET_CHANGE_S:
+        r = by_size.get(size)
+        c = r.changes if r else None
+        first = r.first if r else None
+        at = f"at {size:,} passages"
+        out += [
+            f"- change until answerable, bot, worst of add/replace/remove {at}: "
+            + verdict(c.bot_worst if c else None, TARGET_CHANGE_S[size], "s"),
+            f"- change until answerable, command line, ask after - ask alone (worst) {at}: "
+            + verdict(c.cli_extra_worst if c else None, TARGET_CHANGE_S[size], "s"),
+            f"- cold build {at}: " + verdict(r.build_s if r else None, TARGET_COLD_S[size], "s"),
+            f"- warm start {at}: "
+            + verdict(first.seconds if first else None, TARGET_WARM_S[size], "s"),
+            f"- p95 {at}: " + verdict(r.p95 if r else None, TARGET_CHANGE_P95_MS[size], "ms"),
+            f"- peak RSS {at}: "
+            + verdict(first.peak_rss_mb if first else None, TARGET_PEAK_MB[size], "MB"),
+        ]
+    return out
 
 
 def _breakdown_table(rows: list[Row]) -> list[str]:

@@ -49,6 +49,15 @@ class ChangeRow:
     cli_ask: dict[str, float] = field(default_factory=dict)
     ask_alone: float = 0.0
 
+    def cells(self) -> tuple[float, ...]:
+        """bot per operation, the command per operation, ask alone, ask after per operation."""
+        return (
+            *(self.bot[op] for op in OPS),
+            *(self.cli_change[op] for op in OPS),
+            self.ask_alone,
+            *(self.cli_ask[op] for op in OPS),
+        )
+
     @property
     def bot_worst(self) -> float:
         return max(self.bot.values())

@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -94,6 +95,33 @@ def build(kb: KnowledgeBase) -> Engine:
     return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
 
 
+def remember_reports(files: dict[str, bytes], reports: dict[str, Report]) -> None:
+    """Tell validate the report each report file of `files` holds (`reports` by segment key),
+    so checking a change parses only the files it changes."""
+    for rel, data in files.items():
+        if layout.is_knowledge_file(rel) and rel != "facts.yaml":
+            report = reports.get(segment.segment_key(data))
+            if report is not None:
+                validate.remember(data, report)
+
+
+def remember_held(folder: Path) -> None:
+    """Before a change from the command line: what the newest cache point holds is taken as
+    parsed (reading its JSON is faster than parsing the YAML of thousands of reports)."""
+    store = Store(folder / CACHE_DIR)
+    files = layout.knowledge_files(folder)
+    for path in store.newest_points()[:1]:
+        point = store.read_point(path)
+        loaded = store.load_base(point[0]) if point else None
+        if point is None or loaded is None:
+            return
+        reports = loaded[1]
+        for key in point[1]:
+            if key not in reports and (seg := store.segment(key)) is not None:
+                reports[key] = seg.report
+        remember_reports(files, reports)
+
+
 def _key_of(report: Report) -> str:
     return segment.segment_key(schema.dump_report(report).encode("utf-8"))
 
@@ -139,9 +167,7 @@ class _Opening:
             self.segments[seg.key] = seg
             self.reports[seg.key] = seg.report
         t1 = time.perf_counter()
-        for rel, key in self.keys.items():  # parsed already: only checks across files remain
-            if key in self.reports:
-                validate.remember(self.files[rel], self.reports[key])
+        remember_reports(self.files, self.reports)  # only the checks across files remain
         kb, problems = validate.check(self.folder, overlay=dict(self.files), exact=True)
         if kb is None:
             raise schema.KnowledgeError(problems)
@@ -154,7 +180,7 @@ class _Opening:
             index = self._full(order)
         t2 = time.perf_counter()
         engine = Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
-        log.info(
+        log.debug(
             "index of %d reports: %d new (%.2f s), %s (%.2f s), engine (%.2f s)",
             len(order),
             len(new),
@@ -217,8 +243,7 @@ def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Se
     out: list[Segment | None] = []
     try:
         if workers > 1 and size >= PARALLEL_MIN * 800:  # ~800 bytes of YAML a passage
-            ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
                 chunk = max(1, len(jobs) // (workers * 8))
                 for seg in pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk):
                     out.append(seg)
@@ -231,6 +256,16 @@ def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Se
     finally:
         bar.close()
     return out
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork while this process has one thread (workers start at once, with jieba's dictionary
+    already loaded); spawn otherwise (the running bot: forking a threaded process can
+    deadlock), which needs the main module guarded by `if __name__ == "__main__"`."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        Tokenizer()  # loads jieba's dictionary here, once, for every worker
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 _worker_tokenizer: Tokenizer | None = None  # a pool worker's, made at its first job
@@ -355,14 +390,10 @@ class Store:
         self, digest: str, files: dict[str, bytes], path: Path | None = None
     ) -> Engine | None:
         """The engine of a content from its point (None when absent or unusable)."""
-        path = path or self.points / f"{digest}.json"
-        try:
-            point = json.loads(path.read_text("utf-8"))
-            if point["format"] != FORMAT_VERSION:
-                return None
-            base_id, order = point["base"], tuple(point["order"])
-        except (OSError, ValueError, KeyError, TypeError):
+        point = self.read_point(path or self.points / f"{digest}.json")
+        if point is None:
             return None
+        base_id, order = point
         loaded = self.load_base(base_id)
         if loaded is None:
             return None
@@ -386,12 +417,24 @@ class Store:
         if facts is None:
             return None
         kb = KnowledgeBase(tuple(reports[k] for k in order), facts)
+        if digest:  # the content of `files` itself: its reports are parsed
+            remember_reports(files, reports)
         return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
+
+    def read_point(self, path: Path) -> tuple[str, tuple[str, ...]] | None:
+        """A point's base and live segments (None when absent or unreadable)."""
+        try:
+            point = json.loads(path.read_text("utf-8"))
+            if point["format"] != FORMAT_VERSION:
+                return None
+            return str(point["base"]), tuple(point["order"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def latest_engine(self, files: dict[str, bytes]) -> Engine | None:
         """The engine of the newest point that loads (another content, to update from); the
         facts of `files` stand in for its own, which do not matter for the index."""
-        for path in self._points_newest_first()[:KEEP_POINTS]:
+        for path in self.newest_points()[:KEEP_POINTS]:
             engine = self.load_point("", files, path)
             if engine is not None:
                 return engine
@@ -405,7 +448,7 @@ class Store:
 
     # ------------------------------------------------------------------ pruning
 
-    def _points_newest_first(self) -> list[Path]:
+    def newest_points(self) -> list[Path]:
         try:
             found = [p for p in self.points.iterdir() if p.suffix == ".json"]
         except OSError:
@@ -415,7 +458,7 @@ class Store:
     def prune(self, keep: str) -> None:
         """Remove all but the KEEP_POINTS newest points (and `keep`), the bases they do not
         start from, segments none of them needs, and the folders of older cache formats."""
-        points = self._points_newest_first()
+        points = self.newest_points()
         kept = [p for p in points if p.stem == keep] + [p for p in points if p.stem != keep]
         kept = kept[:KEEP_POINTS]
         for old in points:

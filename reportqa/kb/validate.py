@@ -25,7 +25,7 @@ _parsed: dict[bytes, Report] = {}
 
 
 def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return hashlib.sha256(data).digest()
 
 
 def remember(data: bytes, report: Report) -> None:
