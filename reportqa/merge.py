@@ -66,10 +66,10 @@ def _block(
     start = np.empty(len(gid), dtype=np.int64)  # where each run goes
     at = 0
     for seg in segments:
-        ids = gid[at : at + len(seg.terms)]
-        start[at : at + len(seg.terms)] = fill[ids]
+        ids = gid[at : at + seg.n_terms]
+        start[at : at + seg.n_terms] = fill[ids]
         fill[ids] += seg.df
-        at += len(seg.terms)
+        at += seg.n_terms
     total = int(ptr[-1])
     dest = np.repeat(start - (np.cumsum(runs) - runs), runs) + np.arange(total)
     docs = np.empty(total, dtype=np.int32)
@@ -85,7 +85,8 @@ def _block(
 
 def full(segments: Sequence[Segment], base_id: str) -> Index:
     """One block over the segments, in their order (the knowledge base's)."""
-    flat = [t for s in segments for t in s.terms]
+    text = "\n".join(s.term_text for s in segments if s.term_text)
+    flat = text.split("\n") if text else []
     lookup = {t: i for i, t in enumerate(dict.fromkeys(flat))}
     gid = np.fromiter(map(lookup.__getitem__, flat), dtype=np.int64, count=len(flat))
     block = _block(segments, gid, len(lookup), 0)

@@ -21,7 +21,7 @@ import os
 import uuid
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from reportqa.models import KnowledgeBase, Passage, Report
 from reportqa.normalize import normalize
 from reportqa.tokenize import Tokenizer, report_words
 
-FORMAT = "seg1"
+FORMAT = "seg2"
 SUFFIX = ".npz"
 _CODE = ("segment.py", "tokenize.py", "normalize.py")  # what a segment's content depends on
 
@@ -63,12 +63,13 @@ def passage_text(p: Passage) -> str:
 @dataclass(frozen=True, eq=False)
 class Segment:
     """The index terms of one report: term t of `terms` occurs in passages
-    `docs[ptr[t]:ptr[t+1]]` (ascending), `tf[...]` times each."""
+    `docs[ptr[t]:ptr[t+1]]` (ascending), `tf[...]` times each. Terms never hold a line break
+    (normalised text has no white space but a space between two Latin words)."""
 
     key: str
     report: Report
     words: tuple[str, ...]  # the report's own tokenizer words
-    terms: tuple[str, ...]
+    term_text: str  # the terms, one a line (one string: cheap to pickle and to keep)
     lengths: npt.NDArray[np.int32]  # terms per passage (repeats counted)
     ptr: npt.NDArray[np.int64]
     docs: npt.NDArray[np.int32]
@@ -77,6 +78,14 @@ class Segment:
     @property
     def n_docs(self) -> int:
         return len(self.report.passages)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.ptr) - 1
+
+    @cached_property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(self.term_text.split("\n")) if self.term_text else ()
 
     @property
     def df(self) -> npt.NDArray[np.int64]:
@@ -92,7 +101,7 @@ class Segment:
             "key": self.key,
             "report": schema.report_to_dict(self.report),
             "words": list(self.words),
-            "terms": list(self.terms),
+            "terms": self.term_text,
         }
         buf = io.BytesIO()
         np.savez(
@@ -125,7 +134,7 @@ def load(folder: Path, key: str) -> Segment | None:
             key,
             schema.report_from_dict(meta["report"]),
             tuple(meta["words"]),
-            tuple(meta["terms"]),
+            str(meta["terms"]),
             arrays["lengths"].astype(np.int32, copy=False),
             arrays["ptr"].astype(np.int64, copy=False),
             arrays["docs"].astype(np.int32, copy=False),
@@ -144,6 +153,7 @@ def load(folder: Path, key: str) -> Segment | None:
         return None
     ok = (
         len(seg.ptr) == len(seg.terms) + 1
+        and all(seg.terms)
         and len(seg.lengths) == seg.n_docs
         and int(seg.ptr[-1]) == len(seg.docs) == len(seg.tf)
     )
@@ -177,7 +187,7 @@ def build(key: str, report: Report, tokenizer: Tokenizer) -> Segment:
         key,
         report,
         words,
-        tuple(vocab),
+        "\n".join(vocab),
         lengths,
         ptr,
         (pairs % n).astype(np.int32),

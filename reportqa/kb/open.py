@@ -244,8 +244,11 @@ def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Se
     try:
         if workers > 1 and size >= PARALLEL_MIN * 800:  # ~800 bytes of YAML a passage
             with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
-                chunk = max(1, len(jobs) // (workers * 8))
-                for seg in pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk):
+                chunk = max(1, len(jobs) // (workers * 32))  # small: no worker idles long
+                cut = pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk)
+                # the workers are started: meanwhile load what the engine needs next
+                threading.Thread(target=gazetteer, daemon=True).start()
+                for seg in cut:
                     out.append(seg)
                     bar.update()
         else:
