@@ -34,7 +34,7 @@ OPS = ("add", "replace", "remove")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from reportqa.kb import changes, schema  # noqa: E402
+from reportqa.kb import changes, schema, validate  # noqa: E402
 from reportqa.kb.live import LiveKnowledge  # noqa: E402
 from reportqa.kb.repository import Repository  # noqa: E402
 from reportqa.models import Answer, Passage, Report  # noqa: E402
@@ -120,6 +120,7 @@ def _check(op: str, answer: Answer, report_id: str) -> None:
 
 
 def _bot_path(row: ChangeRow, folder: Path) -> None:
+    validate.forget()  # as a bot process starts: nothing parsed yet
     live = LiveKnowledge(folder)
     repo = Repository(folder)
     for op in OPS:

@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -348,7 +349,8 @@ class Store:
             meta = json.loads((folder / "parts.json").read_text("utf-8"))
             reports = json.loads((folder / "reports.json").read_text("utf-8"))
             keys, counts = tuple(meta["keys"]), meta["counts"]
-            words = {k: tuple(w) for k, w in zip(keys, meta["words"], strict=True)}
+            # interned: a word many reports share is one string in memory
+            words = {k: tuple(map(sys.intern, w)) for k, w in zip(keys, meta["words"], strict=True)}
             by_key = {k: schema.report_from_dict(r) for k, r in zip(keys, reports, strict=True)}
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.warning("removing a damaged merged index %s: %s", folder, e)

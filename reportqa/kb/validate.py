@@ -37,6 +37,11 @@ def remember(data: bytes, report: Report) -> None:
     _parsed[_digest(data)] = report
 
 
+def forget() -> None:
+    """Forget every parse remembered (as a new process starts)."""
+    _parsed.clear()
+
+
 def read_report(path: Path) -> Report | None:
     """The report in one file (None when it cannot be read or does not parse cleanly),
     parsed once per content as in check()."""
