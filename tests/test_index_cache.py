@@ -249,3 +249,11 @@ def test_a_cache_that_cannot_be_written_still_answers(folder: Path) -> None:
     engine = open_engine(folder)
     assert engine.ask("坪山区2023年地区生产总值是多少").hits
     assert_same_as_full(open_engine(folder), folder)
+
+
+def test_an_empty_knowledge_base_opens_cold_and_warm(tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    for _ in range(2):  # built, then from its point
+        engine = open_engine(tmp_path)
+        assert engine.kb.reports == () and engine.index.n_docs == 0
+        assert not engine.ask("政府信息公开了多少条").answered

@@ -19,6 +19,7 @@ Old points, bases and segments are removed as new ones come (bounded disk use).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -361,9 +362,7 @@ class Store:
             log.warning("removing a damaged merged index %s", folder)
             shutil.rmtree(folder, ignore_errors=True)
             return None
-        starts = [0]
-        for n in counts[:-1]:
-            starts.append(starts[-1] + n)
+        starts = list(itertools.accumulate(counts[:-1], initial=0)) if counts else []
         parts = merge.Parts(
             base_id,
             keys,
