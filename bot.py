@@ -448,6 +448,33 @@ def _eval_ingested(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from reportqa.db import kb as db_kb
+    from reportqa.db.schema import connect, migrate
+
+    if not settings.database_url:
+        print("错误：请先设置 DATABASE_URL（postgresql://…）", file=sys.stderr)
+        return 2
+    with connect(settings.database_url) as conn:
+        if args.db_command == "init":
+            applied = migrate(conn)
+            done = "、".join(str(v) for v in applied) if applied else "无（已是最新）"
+            print(f"数据库结构已就绪；本次应用的迁移：{done}", file=sys.stderr)
+        elif args.db_command == "import":
+            folder = Path(args.folder) if args.folder else settings.knowledge_dir
+            result = db_kb.import_folder(conn, folder, _actor())
+            what = f"变更 #{result.seq}" if result.seq else "内容与数据库相同，未记录变更"
+            print(
+                f"已导入 {result.files} 个文件（{result.reports} 份报告，{result.passages} 段）："
+                f"{what}",
+                file=sys.stderr,
+            )
+        else:
+            count = db_kb.export_folder(conn, Path(args.folder))
+            print(f"已导出 {count} 个文件到 {args.folder}", file=sys.stderr)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The Telegram bot (long polling, or a webhook server); the console without a token."""
     if settings.token is None:
@@ -529,7 +556,18 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reports", help="list the reports")
     rep.add_argument("--json", action="store_true")
     _eval_parser(sub)
+    _db_parser(sub)
     return p
+
+
+def _db_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    db = sub.add_parser("db", help="PostgreSQL (DATABASE_URL): init, import, export")
+    dbs = db.add_subparsers(dest="db_command", required=True)
+    dbs.add_parser("init", help="create or migrate the schema (safe to run again)")
+    imp = dbs.add_parser("import", help="load a YAML knowledge folder (one change in history)")
+    imp.add_argument("folder", nargs="?", help="default: KNOWLEDGE_DIR")
+    exp = dbs.add_parser("export", help="write the knowledge base as a YAML folder")
+    exp.add_argument("folder", help="an empty or new folder")
 
 
 def _ingest_parser(sub: Any) -> None:
@@ -618,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval": lambda: cmd_eval(args, settings),
         "console": lambda: cmd_console(settings),
         "run": lambda: cmd_run(args, settings),
+        "db": lambda: cmd_db(args, settings),
         None: lambda: cmd_run(args, settings),
     }
     if args.command in CHANGES and not getattr(args, "dry_run", False):

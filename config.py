@@ -22,13 +22,15 @@ class Settings:
     api_base_url: str = "https://api.telegram.org"
     state_dir: Path = DEFAULT_STATE
     flood_limit: float = 30.0  # messages a second sent to Telegram; 0 turns the limiter off
+    database_url: str | None = None  # postgresql://… : PostgreSQL for many workers
 
-    def __repr__(self) -> str:  # never show the token
+    def __repr__(self) -> str:  # never show the token, nor the database's password
         return (
             f"Settings(knowledge_dir={self.knowledge_dir!s}, "
             f"token={'***' if self.token else None}, "
             f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url}, "
-            f"state_dir={self.state_dir!s}, flood_limit={self.flood_limit})"
+            f"state_dir={self.state_dir!s}, flood_limit={self.flood_limit}, "
+            f"database_url={'***' if self.database_url else None})"
         )
 
 
@@ -66,4 +68,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise ConfigError("TELEGRAM_FLOOD_LIMIT 必须是数字（每秒消息数，0 表示不限制）") from None
     if flood < 0:
         raise ConfigError("TELEGRAM_FLOOD_LIMIT 不能为负数")
-    return Settings(knowledge, token, frozenset(admins), base, state, flood)
+    database = (env.get("DATABASE_URL") or "").strip() or None
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL 必须以 postgresql:// 开头（PostgreSQL 连接串）")
+    return Settings(knowledge, token, frozenset(admins), base, state, flood, database)

@@ -89,3 +89,33 @@ def _run_cli(
 def run_cli() -> RunCli:
     """run_cli(*args, stdin=None, env=None) -> CompletedProcess of `python bot.py *args`."""
     return _run_cli
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A throwaway PostgreSQL server for the session. Without one the PostgreSQL tests skip,
+    saying why, except in CI (CI=true), which must start one: there they fail."""
+    from tests.pgserver import PgServer, ServerUnavailable
+
+    try:
+        server = PgServer().start()
+    except ServerUnavailable as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must start PostgreSQL: {e}")
+        pytest.skip(f"no PostgreSQL server can be started here: {e}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db_url(pg_server, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
+    """A new, empty database on the session's server, for one test."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url.replace("@/postgres?", f"@/{name}?")
