@@ -93,9 +93,24 @@ def _redacting_excepthook(formatter: RedactingFormatter):  # type: ignore[no-unt
     return hook
 
 
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    """Where the knowledge base is kept: PostgreSQL with DATABASE_URL, else the folder."""
+    if settings.database_url:
+        from reportqa.db.repository import PgRepository
+        from reportqa.db.schema import connect
+
+        return PgRepository(connect(settings.database_url), settings.knowledge_dir)
+    from reportqa.kb.repository import Repository
+
+    return Repository(settings.knowledge_dir)
+
+
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """The engine over the knowledge base (its index cached in the local knowledge folder)."""
     from reportqa.kb.open import open_engine
 
+    if settings.database_url:
+        return open_engine(settings.knowledge_dir, files=_store(settings).snapshot())
     return open_engine(settings.knowledge_dir)
 
 
@@ -172,11 +187,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     needs: dict[str, list[str]] = {}
     rows: list[tuple[str, str, str]] = []  # file, outcome, detail: the summary table
     sandbox = Sandbox()  # each file is read under a time and a memory limit
+    store = _store(settings)
     try:
         for path in _progress(paths):
             try:
                 outcome = ingest_file(
-                    path, settings.knowledge_dir, overrides, args.dry_run, _actor(), sandbox
+                    path, settings.knowledge_dir, overrides, args.dry_run, _actor(), sandbox, store
                 )
             except (IngestFailed, LimitExceeded, ChangeRejected) as e:
                 message = str(e) if str(e).startswith(path.name) else f"{path.name}: {e}"
@@ -281,18 +297,16 @@ def _actor() -> str:
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.kb.changes import remove_report
-    from reportqa.kb.repository import Repository
 
-    change = remove_report(Repository(settings.knowledge_dir), args.report_id, _actor())
+    change = remove_report(_store(settings), args.report_id, _actor())
     print(f"已删除 {args.report_id}（{change.describe()}；可用 bot.py undo 撤销）", file=sys.stderr)
     return 0
 
 
 def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.kb import changes, schema
-    from reportqa.kb.repository import Repository
 
-    repo = Repository(settings.knowledge_dir)
+    repo = _store(settings)
     if args.facts_command == "add":
         fact, _ = changes.add_fact(
             repo,
@@ -317,9 +331,7 @@ def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from reportqa.kb.repository import Repository
-
-    repo = Repository(settings.knowledge_dir)
+    repo = _store(settings)
     if args.all:
         records, total = repo.audit_page(1, 10**9)
     else:
@@ -340,19 +352,16 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_undo(settings: Settings) -> int:
-    from reportqa.kb.repository import Repository
-
-    change = Repository(settings.knowledge_dir).undo(_actor())
+    change = _store(settings).undo(_actor())
     print(f"已撤销：{change.target}", file=sys.stderr)
     return 0
 
 
 def cmd_validate(settings: Settings) -> int:
     from reportqa.kb import validate
-    from reportqa.kb.repository import Repository
 
     folder = settings.knowledge_dir
-    files = Repository(folder).snapshot(manifest=True)  # never half a change
+    files = _store(settings).snapshot(manifest=True)  # never half a change
     kb, problems = validate.check(folder, overlay=dict(files), exact=True)
     for p in problems:
         print(p)
@@ -368,10 +377,9 @@ def cmd_validate(settings: Settings) -> int:
 
 def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.kb import schema, validate
-    from reportqa.kb.repository import Repository
 
     folder = settings.knowledge_dir
-    kb, problems = validate.check(folder, overlay=dict(Repository(folder).snapshot()), exact=True)
+    kb, problems = validate.check(folder, overlay=dict(_store(settings).snapshot()), exact=True)
     if kb is None:
         raise schema.KnowledgeError(problems)
     rows = [

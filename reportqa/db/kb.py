@@ -19,6 +19,7 @@ import psycopg
 
 from reportqa.db.schema import DatabaseError, require_current
 from reportqa.kb import layout, schema, validate
+from reportqa.kb.repository import sha as short_sha
 from reportqa.models import KnowledgeBase, Report
 
 CHANGE_LOCK = 0x72716B62  # pg_advisory_xact_lock key of knowledge-base changes ("rqkb")
@@ -47,9 +48,15 @@ def folder_files(folder: Path) -> dict[str, bytes]:
     return files
 
 
-def stored_files(conn: psycopg.Connection) -> dict[str, bytes]:
-    """relative path -> bytes of every file the database holds."""
-    rows = conn.execute("SELECT rel, data FROM kb_files ORDER BY rel").fetchall()
+def stored_files(conn: psycopg.Connection, knowledge_only: bool = False) -> dict[str, bytes]:
+    """relative path -> bytes of every file the database holds (with `knowledge_only`, the
+    reports, facts.yaml and the manifest: not the raw texts)."""
+    where = (
+        " WHERE rel LIKE 'reports/%%' OR rel IN ('facts.yaml', 'sources/manifest.yaml')"
+        if knowledge_only
+        else ""
+    )
+    rows = conn.execute(f"SELECT rel, data FROM kb_files{where} ORDER BY rel").fetchall()
     return {rel: bytes(data) for rel, data in rows}
 
 
@@ -73,17 +80,24 @@ def import_folder(conn: psycopg.Connection, folder: Path, actor: str) -> Importe
             rel: (bytes(data), sha)
             for rel, data, sha in conn.execute("SELECT rel, data, sha256 FROM kb_files")
         }
-        after = {rel: _sha(data) for rel, data in files.items()}
-        changed = {
-            rel: {"before": before[rel][1] if rel in before else None, "after": after.get(rel)}
+        after = {rel: sha256(data) for rel, data in files.items()}
+        touched = [
+            rel
             for rel in sorted(set(before) | set(after))
             if (before[rel][1] if rel in before else None) != after.get(rel)
-        }
-        if not changed:
+        ]
+        if not touched:
             return Imported(None, len(files), len(kb.reports), kb.passage_count)
+        changed = {
+            rel: {
+                "before": short_sha(before[rel][0] if rel in before else None),
+                "after": short_sha(files.get(rel)),
+            }
+            for rel in touched
+        }
         seq = _record(conn, actor, "import", folder.name or str(folder), changed, before)
         _write_files(conn, files, after, before)
-        _write_parsed(conn, kb, files)
+        write_parsed(conn, kb, None)
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seq)))
     return Imported(seq, len(files), len(kb.reports), kb.passage_count)
 
@@ -106,7 +120,7 @@ def _meta(r: Report) -> tuple[int | None, str, str]:
     return r.year, r.doc_type, r.source_file
 
 
-def _sha(data: bytes) -> str:
+def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -154,17 +168,23 @@ def _write_files(
         )
 
 
-def _write_parsed(conn: psycopg.Connection, kb: KnowledgeBase, files: dict[str, bytes]) -> None:
-    """The reports, passages and facts tables, made again from the knowledge base."""
+def write_parsed(conn: psycopg.Connection, kb: KnowledgeBase, reports: set[str] | None) -> None:
+    """The reports, passages and facts tables for the knowledge base `kb` now holds: the
+    report files `reports` (relative paths; None: all) made again, the facts all."""
     conn.execute("DELETE FROM kb_facts")
-    conn.execute("DELETE FROM kb_reports")  # their passages go with them
+    if reports is None:
+        conn.execute("DELETE FROM kb_reports")  # their passages go with them
+        fresh = list(kb.reports)
+    else:
+        conn.execute("DELETE FROM kb_reports WHERE rel = ANY(%s)", (sorted(reports),))
+        fresh = [r for r in kb.reports if f"reports/{r.report_id}.yaml" in reports]
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO kb_reports (report_id, rel, title, agency, year, doc_type, source_file)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [
                 (r.report_id, f"reports/{r.report_id}.yaml", r.title, r.agency, *_meta(r))
-                for r in kb.reports
+                for r in fresh
             ],
         )
         cur.executemany(
@@ -172,7 +192,7 @@ def _write_parsed(conn: psycopg.Connection, kb: KnowledgeBase, files: dict[str, 
             " VALUES (%s, %s, %s, %s, %s)",
             [
                 (p.id, r.report_id, n, list(p.section), p.text)
-                for r in kb.reports
+                for r in fresh
                 for n, p in enumerate(r.passages)
             ],
         )
@@ -184,4 +204,3 @@ def _write_parsed(conn: psycopg.Connection, kb: KnowledgeBase, files: dict[str, 
                 for f in kb.facts
             ],
         )
-    assert all(f"reports/{r.report_id}.yaml" in files for r in kb.reports)

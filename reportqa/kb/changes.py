@@ -18,8 +18,15 @@ from typing import Any
 
 from reportqa.extract import ExtractError, check_length, extract_text, read_limited
 from reportqa.ingest import MAX_PASSAGES, IngestFailed, Overrides, ingest_text
-from reportqa.kb import layout, schema, validate
-from reportqa.kb.repository import Change, ChangeRejected, Repository, Writes, next_fact_id
+from reportqa.kb import schema
+from reportqa.kb.repository import (
+    Change,
+    ChangeRejected,
+    KnowledgeStore,
+    Repository,
+    Writes,
+    next_fact_id,
+)
 from reportqa.models import Fact, Report
 from reportqa.places import gazetteer
 from reportqa.sandbox import Sandbox
@@ -119,13 +126,15 @@ def prepare_bytes(data: bytes, name: str, overrides: Overrides | None = None) ->
 def _prepare(
     data: bytes,
     name: str,
-    folder: Path,
+    where: Path | KnowledgeStore,
     overrides: Overrides | None,
     sandbox: Sandbox | None,
 ) -> Prepared:
+    """`where` holds the knowledge base (a folder, or a store) whose manifest has the flags."""
     if overrides is None or not any(vars(overrides).values()):
         # re-ingesting a known file without flags keeps the flags it was ingested with
-        overrides = _overrides(read_manifest(folder).get(name, {}))
+        manifest = read_manifest(where) if isinstance(where, Path) else manifest_of(where)
+        overrides = _overrides(manifest.get(name, {}))
     if sandbox is None:
         return prepare_bytes(data, name, overrides)
     return sandbox.run(prepare_bytes, data, name, overrides)
@@ -133,7 +142,7 @@ def _prepare(
 
 def prepare_file(
     path: Path,
-    folder: Path,
+    folder: Path | KnowledgeStore,
     overrides: Overrides | None = None,
     sandbox: Sandbox | None = None,
 ) -> Prepared:
@@ -150,7 +159,7 @@ def prepare_file(
 def prepare_upload(
     data: bytes,
     name: str,
-    folder: Path,
+    folder: Path | KnowledgeStore,
     overrides: Overrides | None = None,
     sandbox: Sandbox | None = None,
 ) -> Prepared:
@@ -207,15 +216,15 @@ def diff(old: Report | None, new: Report) -> Diff:
 # ---------------------------------------------------------------- saving
 
 
-def save_report(repo: Repository, prepared: Prepared, actor: str) -> Change:
+def save_report(repo: KnowledgeStore, prepared: Prepared, actor: str) -> Change:
     """Add or replace a report (and keep its raw file and flags)."""
     report = prepared.report
 
-    def compute(r: Repository) -> Writes:
+    def compute(r: KnowledgeStore) -> Writes:
         writes: Writes = {f"reports/{report.report_id}.yaml": schema.dump_report(report).encode()}
         if prepared.raw is not None and prepared.source_name:
             writes[f"sources/{prepared.source_name}"] = prepared.raw
-            manifest = read_manifest(r.folder)
+            manifest = manifest_of(r)
             if manifest.get(prepared.source_name, {}) != prepared.flags:
                 if prepared.flags:
                     manifest[prepared.source_name] = prepared.flags
@@ -232,10 +241,10 @@ def save_report(repo: Repository, prepared: Prepared, actor: str) -> Change:
         raise
 
 
-def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
+def remove_report(repo: KnowledgeStore, report_id: str, actor: str) -> Change:
     """Remove a report, its raw file and flags, and the curated facts that cite it."""
 
-    def compute(r: Repository) -> Writes:
+    def compute(r: KnowledgeStore) -> Writes:
         rel = f"reports/{report_id}.yaml"
         data = r.read(rel)
         if data is None:
@@ -244,13 +253,13 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
         report = schema.parse_report(data.decode("utf-8", "replace"), rel, problems)
         writes: Writes = {rel: None}
         owned = report.source_file if report is not None else ""
-        if owned and _claimed_elsewhere(r.folder, owned, report_id):
+        if owned and r.source_owners().get(owned, report_id) != report_id:
             owned = ""  # another report's raw file (an old folder may hold such a claim)
         if owned and schema.bad_source_name(owned) is None:
             source = f"sources/{owned}"  # a plain name: never outside sources/
             if r.read(source) is not None:
                 writes[source] = None
-            manifest = read_manifest(r.folder)
+            manifest = manifest_of(r)
             if manifest.pop(owned, None) is not None:
                 writes[f"sources/{MANIFEST}"] = _dump_manifest(manifest)
         facts = r.facts()
@@ -262,19 +271,8 @@ def remove_report(repo: Repository, report_id: str, actor: str) -> Change:
     return repo.change(actor, "remove-report", report_id, compute)
 
 
-def _claimed_elsewhere(folder: Path, source_file: str, report_id: str) -> bool:
-    """Whether a report other than `report_id` names `source_file` as its raw file."""
-    for path in layout.report_files(folder):
-        if path.stem == report_id:
-            continue
-        other = validate.read_report(path)
-        if other is not None and other.source_file == source_file:
-            return True
-    return False
-
-
 def add_fact(
-    repo: Repository,
+    repo: KnowledgeStore,
     question: str,
     answer: str,
     report_id: str,
@@ -288,7 +286,7 @@ def add_fact(
         raise ChangeRejected("问题和答案都不能为空")
     made: list[Fact] = []
 
-    def compute(r: Repository) -> Writes:
+    def compute(r: KnowledgeStore) -> Writes:
         facts = r.facts()
         fact = Fact(
             next_fact_id(facts),
@@ -305,8 +303,8 @@ def add_fact(
     return made[-1], change
 
 
-def remove_fact(repo: Repository, fact_id: str, actor: str) -> Change:
-    def compute(r: Repository) -> Writes:
+def remove_fact(repo: KnowledgeStore, fact_id: str, actor: str) -> Change:
+    def compute(r: KnowledgeStore) -> Writes:
         facts = r.facts()
         kept = [f for f in facts if f.id != fact_id]
         if len(kept) == len(facts):
@@ -323,14 +321,16 @@ def ingest_file(
     dry_run: bool = False,
     actor: str = "shell",
     sandbox: Sandbox | None = None,
+    repo: KnowledgeStore | None = None,
 ) -> Outcome:
-    """Ingest one raw report file into the knowledge folder (or only check it: dry_run)."""
-    prepared = prepare_file(path, folder, overrides, sandbox)
-    target = folder / "reports" / f"{prepared.report.report_id}.yaml"
-    replaced = target.exists()
+    """Ingest one raw report file into the knowledge base (or only check it: dry_run); it is
+    kept in `repo` (default: the knowledge folder itself)."""
+    repo = repo or Repository(folder)
+    prepared = prepare_file(path, repo, overrides, sandbox)
+    replaced = repo.read(f"reports/{prepared.report.report_id}.yaml") is not None
     if not dry_run:
         try:
-            save_report(Repository(folder), prepared, actor)
+            save_report(repo, prepared, actor)
         except ChangeRejected as e:
             if "无需保存" not in str(e):
                 raise IngestFailed(f"{path.name}: {e}") from e
@@ -347,7 +347,7 @@ def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) 
         flags = manifest.get(path.name, {})
         prepared.append(prepare_file(path, folder, _overrides(flags), sandbox))
 
-    def compute(r: Repository) -> Writes:
+    def compute(r: KnowledgeStore) -> Writes:
         writes: Writes = {}
         for p in prepared:
             rel = f"reports/{p.report.report_id}.yaml"
@@ -367,13 +367,23 @@ def rebuild(folder: Path, actor: str = "shell", sandbox: Sandbox | None = None) 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     """The flags each raw file was ingested with (IngestFailed if the manifest is broken)."""
     path = folder / "sources" / MANIFEST
-    problems: list[schema.Problem] = []
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise IngestFailed(f"{path}: 无法读取（{e.strerror}），请修正或删除该文件") from e
+    return _parse_manifest(path, data)
+
+
+def manifest_of(r: KnowledgeStore) -> dict[str, dict[str, Any]]:
+    """The manifest as the store holding the knowledge base has it."""
+    data = r.read(f"sources/{MANIFEST}")
+    return {} if data is None else _parse_manifest(r.folder / "sources" / MANIFEST, data)
+
+
+def _parse_manifest(path: Path, data: bytes) -> dict[str, dict[str, Any]]:
+    problems: list[schema.Problem] = []
     text = schema.read_text(path, problems, data)
     manifest = schema.parse_manifest(text, str(path), problems) if text is not None else {}
     if problems:

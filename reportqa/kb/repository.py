@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -81,6 +81,33 @@ class Change:
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.time))
         return f"#{self.seq} {when} {self.actor} {self.action} {self.target}"
+
+
+class KnowledgeStore(Protocol):
+    """Where the knowledge base is kept and changed: this folder (Repository) or PostgreSQL
+    (reportqa.db.repository.PgRepository). `folder` is the local knowledge folder."""
+
+    folder: Path
+
+    def read(self, rel: str) -> bytes | None: ...
+
+    def snapshot(self, manifest: bool = False) -> dict[str, bytes]: ...
+
+    def facts(self) -> list[Fact]: ...
+
+    def source_owners(self) -> dict[str, str]: ...
+
+    def change(
+        self, actor: str, action: str, target: str, compute: Callable[[Any], Writes]
+    ) -> Change: ...
+
+    def undo(self, actor: str) -> Change: ...
+
+    def entries(self) -> list[Change]: ...
+
+    def audit(self, limit: int = 20) -> list[dict[str, Any]]: ...
+
+    def audit_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]: ...
 
 
 def sha(data: bytes | None) -> str | None:
@@ -179,6 +206,15 @@ class Repository:
         if problems:
             raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
         return list(facts)
+
+    def source_owners(self) -> dict[str, str]:
+        """raw file name -> the report whose raw file it is (the first report that names it)."""
+        owners: dict[str, str] = {}
+        for path in layout.report_files(self.folder):
+            report = validate.read_report(path)
+            if report is not None and report.source_file:
+                owners.setdefault(report.source_file, report.report_id)
+        return owners
 
     def entries(self) -> list[Change]:
         """History entries, oldest first."""

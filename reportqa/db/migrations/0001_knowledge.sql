@@ -42,8 +42,9 @@ CREATE TABLE kb_changes (
     actor   text NOT NULL,
     action  text NOT NULL,
     target  text NOT NULL,
-    status  text NOT NULL DEFAULT 'done',
-    files   jsonb NOT NULL                -- rel -> {"before": sha256 | null, "after": sha256 | null}
+    status  text NOT NULL DEFAULT 'done', -- done | undone
+    undoes  bigint REFERENCES kb_changes (seq),
+    files   jsonb NOT NULL                -- rel -> {"before": sha | null, "after": sha | null}
 );
 
 CREATE TABLE kb_file_versions (         -- the bytes a change replaced or removed (for undo)

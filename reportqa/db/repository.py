@@ -1,0 +1,199 @@
+"""The knowledge base in PostgreSQL as a store of changes, with the folder Repository's methods
+(read, snapshot, facts, change, undo, entries, audit_page), so `kb.changes` works on either.
+
+A change runs in one transaction that first takes an advisory lock: changes from every worker
+and every command line are serialised, each sees the one before it, none is lost. The change is
+checked as the knowledge base would be after it (nothing stored on a problem), keeps the bytes
+it replaces (for undo), updates the parsed tables of what it touched, and is announced with
+NOTIFY. A process killed in the middle leaves the transaction uncommitted: the old version.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from reportqa.db import kb as db_kb
+from reportqa.db.schema import require_current
+from reportqa.kb import layout, schema, validate
+from reportqa.kb.repository import Change, ChangeRejected, Writes, sha
+from reportqa.models import Fact, KnowledgeBase
+
+
+class PgRepository:
+    """The knowledge base held in PostgreSQL; `folder` is this machine's folder for the index
+    cache and for messages (the knowledge itself is never read from it)."""
+
+    def __init__(self, conn: psycopg.Connection, folder: Path) -> None:
+        require_current(conn)
+        self.conn = conn
+        self.folder = folder
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """A consistent read needs no lock here: every read is one statement."""
+        yield
+
+    def recover(self) -> list[str]:
+        return []  # a killed change left an uncommitted transaction: nothing to recover
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, rel: str) -> bytes | None:
+        row = self.conn.execute("SELECT data FROM kb_files WHERE rel = %s", (rel,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def snapshot(self, manifest: bool = False) -> dict[str, bytes]:
+        """The knowledge files of the last committed version."""
+        return {
+            rel: data
+            for rel, data in db_kb.stored_files(self.conn, knowledge_only=True).items()
+            if layout.is_knowledge_file(rel, manifest)
+        }
+
+    def facts(self) -> list[Fact]:
+        data = self.read("facts.yaml")
+        if data is None:
+            return []
+        problems: list[schema.Problem] = []
+        facts = schema.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
+        if problems:
+            raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
+        return list(facts)
+
+    def source_owners(self) -> dict[str, str]:
+        """raw file name -> the report whose raw file it is."""
+        rows = self.conn.execute("SELECT source_file, report_id FROM kb_reports").fetchall()
+        return {source: report_id for source, report_id in rows if source}
+
+    def entries(self) -> list[Change]:
+        """History entries, oldest first."""
+        rows = self.conn.execute(
+            "SELECT seq, extract(epoch FROM at), actor, action, target, files, status, undoes"
+            " FROM kb_changes ORDER BY seq"
+        ).fetchall()
+        return [
+            Change(int(seq), float(at), actor, action, target, files, status, undoes)
+            for seq, at, actor, action, target, files, status, undoes in rows
+        ]
+
+    def audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.audit_page(1, limit)[0]
+
+    def audit_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """Page `page` (1 = the newest) of the changes as audit records, newest last, and how
+        many there are in all."""
+        entries = self.entries()
+        end = len(entries) - (page - 1) * per_page
+        shown = entries[max(0, end - per_page) : end] if end > 0 else []
+        return [_record(e) for e in shown], len(entries)
+
+    # ------------------------------------------------------------------ changing
+
+    def change(
+        self, actor: str, action: str, target: str, compute: Callable[[PgRepository], Writes]
+    ) -> Change:
+        """Apply the writes `compute` returns (it runs inside the transaction, after the lock:
+        it sees the latest version); ChangeRejected if the result would not load."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (db_kb.CHANGE_LOCK,))
+            writes = compute(self)
+            if not writes:
+                raise ChangeRejected("没有需要保存的改动")
+            return self._apply(actor, action, target, writes)
+
+    def validate_with(self, writes: Writes) -> KnowledgeBase:
+        """The knowledge base as it would be after `writes`; ChangeRejected if it has problems."""
+        files: dict[str, bytes | None] = dict(self.snapshot(manifest=True))
+        files.update(
+            {rel: data for rel, data in writes.items() if layout.is_knowledge_file(rel, True)}
+        )
+        kb, problems = validate.check(self.folder, overlay=files, exact=True)
+        if kb is None:
+            shown = "\n".join(str(p) for p in problems[:10])
+            raise ChangeRejected(f"改动未保存，因为会使知识库出错：\n{shown}")
+        return kb
+
+    def undo(self, actor: str) -> Change:
+        """Restore the files of the latest change not yet undone."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (db_kb.CHANGE_LOCK,))
+            entries = self.entries()
+            undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
+            done = [
+                e
+                for e in entries
+                if e.status == "done" and e.action != "undo" and e.seq not in undone
+            ]
+            if not done:
+                raise ChangeRejected("没有可以撤销的改动")
+            last = done[-1]
+            kept = dict(
+                self.conn.execute(
+                    "SELECT rel, data FROM kb_file_versions WHERE seq = %s", (last.seq,)
+                ).fetchall()
+            )
+            writes: Writes = {
+                rel: None if hashes["before"] is None else bytes(kept[rel])
+                for rel, hashes in last.files.items()
+            }
+            target = f"#{last.seq} {last.action} {last.target}"
+            change = self._apply(actor, "undo", target, writes, undoes=last.seq)
+            self.conn.execute("UPDATE kb_changes SET status = 'undone' WHERE seq = %s", (last.seq,))
+            return change
+
+    def _apply(
+        self, actor: str, action: str, target: str, writes: Writes, undoes: int | None = None
+    ) -> Change:
+        kb = self.validate_with(writes)
+        before = {rel: self.read(rel) for rel in writes}
+        files = {
+            rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
+        }
+        row = self.conn.execute(
+            "INSERT INTO kb_changes (actor, action, target, files, undoes)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING seq, extract(epoch FROM at)",
+            (actor, action, target, json.dumps(files, ensure_ascii=False), undoes),
+        ).fetchone()
+        assert row is not None
+        seq = int(row[0])
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO kb_file_versions (seq, rel, data) VALUES (%s, %s, %s)",
+                [(seq, rel, data) for rel, data in before.items() if data is not None],
+            )
+            cur.executemany(
+                "DELETE FROM kb_files WHERE rel = %s",
+                [(r,) for r, d in writes.items() if d is None],
+            )
+            cur.executemany(
+                "INSERT INTO kb_files (rel, data, sha256) VALUES (%s, %s, %s) ON CONFLICT (rel)"
+                " DO UPDATE SET data = excluded.data, sha256 = excluded.sha256",
+                [
+                    (rel, data, db_kb.sha256(data))
+                    for rel, data in writes.items()
+                    if data is not None
+                ],
+            )
+        db_kb.write_parsed(self.conn, kb, {rel for rel in writes if rel.startswith("reports/")})
+        self.conn.execute("SELECT pg_notify(%s, %s)", (db_kb.CHANNEL, str(seq)))
+        return Change(seq, float(row[1]), actor, action, target, files, "done", undoes)
+
+
+def _record(entry: Change) -> dict[str, Any]:
+    """A change as the folder's audit log records it."""
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.time)),
+        "seq": entry.seq,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "outcome": entry.status,
+        "files": entry.files,
+    }
