@@ -97,9 +97,8 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
     """Where the knowledge base is kept: PostgreSQL with DATABASE_URL, else the folder."""
     if settings.database_url:
         from reportqa.db.repository import PgRepository
-        from reportqa.db.schema import connect
 
-        return PgRepository(connect(settings.database_url), settings.knowledge_dir)
+        return PgRepository(settings.database_url, settings.knowledge_dir)
     from reportqa.kb.repository import Repository
 
     return Repository(settings.knowledge_dir)
@@ -143,7 +142,13 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
     from chat import ChatService
     from reportqa.kb.live import LiveKnowledge
 
-    live = LiveKnowledge(settings.knowledge_dir)
+    if settings.database_url:  # one of many workers: the knowledge base is in PostgreSQL
+        from reportqa.db.listen import Listener
+
+        live = LiveKnowledge(settings.knowledge_dir, store=_store(settings))
+        Listener(settings.database_url, live.reload).start()  # every change, from any worker
+    else:
+        live = LiveKnowledge(settings.knowledge_dir)
     return ChatService(lambda: live.engine, settings.state_dir), live
 
 

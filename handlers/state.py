@@ -11,7 +11,7 @@ from telegram.ext import CallbackContext, ExtBot
 from chat import ChatService
 from config import Settings
 from reportqa.kb.live import LiveKnowledge
-from reportqa.kb.repository import Repository
+from reportqa.kb.repository import KnowledgeStore, Repository
 from reportqa.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -61,8 +61,10 @@ class BotData:
         return _attached(self._live)
 
     @property
-    def repo(self) -> Repository:
-        return Repository(self.settings.knowledge_dir)
+    def repo(self) -> KnowledgeStore:
+        """Where the knowledge base is kept: PostgreSQL (DATABASE_URL) or the folder."""
+        store = self.live.store
+        return store if store is not None else Repository(self.settings.knowledge_dir)
 
     def expire_uploads(self, ttl: float) -> None:
         now = time.time()

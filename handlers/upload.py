@@ -67,11 +67,15 @@ async def preview(
     """Extract and ingest the file in the sandbox (time and memory limits, another process:
     questions are answered meanwhile) and show the preview with its buttons."""
     bot_data = context.bot_data
-    folder = bot_data.settings.knowledge_dir
     try:
         async with typing(context, message.chat.id):
             prepared = await asyncio.to_thread(
-                changes.prepare_upload, data, name, folder, Overrides(**flags), bot_data.sandbox
+                changes.prepare_upload,
+                data,
+                name,
+                bot_data.repo,  # where the knowledge base is kept: its manifest has the flags
+                Overrides(**flags),
+                bot_data.sandbox,
             )
     except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")

@@ -96,7 +96,9 @@ class PgServer:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def restart(self) -> None:
-        """Stop and start the same server again (its data kept)."""
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (start_server starts it again)."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+    def start_server(self) -> None:
         self._pg_ctl_start()

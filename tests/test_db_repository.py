@@ -30,7 +30,7 @@ def loaded(db_url: str) -> str:
 
 
 def repo(url: str, folder: Path) -> PgRepository:
-    return PgRepository(connect(url), folder)
+    return PgRepository(url, folder)
 
 
 def test_the_command_line_works_the_same_with_a_database(
@@ -89,7 +89,7 @@ def test_fifty_changes_from_many_connections_at_once_lose_nothing(
             r = repo(loaded, tmp_path)
             for i in range(10):
                 changes.add_fact(r, f"问题{n}-{i}", "答案", report_id, f"admin{n}")
-            r.conn.close()
+            r.close()
         except BaseException as e:  # reported below
             errors.append(e)
 
@@ -104,7 +104,8 @@ def test_fifty_changes_from_many_connections_at_once_lose_nothing(
     assert len({f.id for f in facts}) == len(facts) == 50
     assert {f.question for f in facts} == {f"问题{n}-{i}" for n in range(5) for i in range(10)}
     assert len(r.entries()) == 51  # the import and fifty changes
-    row = r.conn.execute("SELECT count(*) FROM kb_facts").fetchone()
+    with r.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM kb_facts").fetchone()
     assert row is not None and row[0] == 50
 
 
@@ -112,23 +113,37 @@ def test_a_change_that_would_break_the_knowledge_base_stores_nothing(
     loaded: str, tmp_path: Path
 ) -> None:
     r = repo(loaded, tmp_path)
-    before = db_kb.stored_files(r.conn)
+    before = stored(loaded)
     with pytest.raises(ChangeRejected):
         changes.add_fact(r, "问题", "答案", "no-such-report", "admin")
     with pytest.raises(ChangeRejected):
         r.change("admin", "edit", "x", lambda _: {"reports/bad.yaml": b"report_id: [\n"})
-    assert db_kb.stored_files(r.conn) == before
+    assert stored(loaded) == before
     assert len(r.entries()) == 1
 
 
 def test_a_killed_change_leaves_the_old_version(loaded: str, tmp_path: Path) -> None:
     r = repo(loaded, tmp_path)
-    before = db_kb.stored_files(r.conn)
+    before = stored(loaded)
 
     def dies(store: PgRepository) -> dict[str, bytes | None]:
-        store.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # killed mid-change
+        with store.connection() as conn:  # the change's own connection, killed mid-change
+            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return {"facts.yaml": b"facts: []\n"}
 
     with pytest.raises(psycopg.OperationalError):
         r.change("admin", "edit", "x", dies)
-    assert db_kb.stored_files(repo(loaded, tmp_path).conn) == before
+    assert stored(loaded) == before
+    changes.add_fact(
+        r,
+        "问题",
+        "答案",
+        sorted(p.stem for p in (KNOWLEDGE / "reports").glob("*.yaml"))[0],
+        "admin",
+    )
+    assert len(r.entries()) == 2  # the pool replaced the dead connection
+
+
+def stored(url: str) -> dict[str, bytes]:
+    with connect(url) as conn:
+        return db_kb.stored_files(conn)

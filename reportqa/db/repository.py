@@ -11,6 +11,7 @@ NOTIFY. A process killed in the middle leaves the transaction uncommitted: the o
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,22 +19,76 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from reportqa.db import kb as db_kb
-from reportqa.db.schema import require_current
+from reportqa.db.schema import DatabaseError, require_current
 from reportqa.kb import layout, schema, validate
 from reportqa.kb.repository import Change, ChangeRejected, Writes, sha
 from reportqa.models import Fact, KnowledgeBase
 
+LOOK_TIMEOUT = 2.0  # seconds a look for changes waits for a connection (the database is down)
+
 
 class PgRepository:
     """The knowledge base held in PostgreSQL; `folder` is this machine's folder for the index
-    cache and for messages (the knowledge itself is never read from it)."""
+    cache and for messages (the knowledge itself is never read from it). Safe to share between
+    threads: each call takes a connection of its own from a small pool (a change keeps one for
+    its whole transaction, and `compute` reads through it)."""
 
-    def __init__(self, conn: psycopg.Connection, folder: Path) -> None:
-        require_current(conn)
-        self.conn = conn
+    def __init__(self, url: str, folder: Path, max_connections: int = 4) -> None:
         self.folder = folder
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            open=False,
+        )
+        try:
+            self.pool.open(wait=True, timeout=15)
+        except psycopg.Error as e:
+            self.pool.close()
+            raise DatabaseError(f"无法连接数据库（DATABASE_URL）：{e}") from e
+        self._pinned = threading.local()  # the connection of a change under way, per thread
+        with self.connection() as conn:
+            require_current(conn)
+
+    @contextmanager
+    def connection(self, timeout: float = 30.0) -> Iterator[psycopg.Connection]:
+        """The connection of the change under way in this thread, or one from the pool
+        (waiting at most `timeout` seconds for one)."""
+        pinned = getattr(self._pinned, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
+        with self.pool.connection(timeout=timeout) as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def version(self) -> int:
+        """The newest change's number (0: none): cheap, to notice a change. DatabaseError
+        when the database is out of reach."""
+        try:
+            with self.connection(timeout=LOOK_TIMEOUT) as conn:
+                row = conn.execute("SELECT coalesce(max(seq), 0) FROM kb_changes").fetchone()
+        except psycopg.Error as e:
+            raise DatabaseError(f"数据库暂时无法访问：{e}") from e
+        return int(row[0]) if row else 0
+
+    def versioned_snapshot(self) -> tuple[int, dict[str, bytes]]:
+        """The knowledge files and the number of the change that made them, read together
+        (DatabaseError when the database is out of reach)."""
+        try:
+            with self.connection(timeout=LOOK_TIMEOUT) as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                row = conn.execute("SELECT coalesce(max(seq), 0) FROM kb_changes").fetchone()
+                files = db_kb.stored_files(conn, knowledge_only=True)
+        except psycopg.Error as e:
+            raise DatabaseError(f"数据库暂时无法访问：{e}") from e
+        return (int(row[0]) if row else 0), files
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -46,16 +101,15 @@ class PgRepository:
     # ------------------------------------------------------------------ reading
 
     def read(self, rel: str) -> bytes | None:
-        row = self.conn.execute("SELECT data FROM kb_files WHERE rel = %s", (rel,)).fetchone()
+        with self.connection() as conn:
+            row = conn.execute("SELECT data FROM kb_files WHERE rel = %s", (rel,)).fetchone()
         return bytes(row[0]) if row else None
 
     def snapshot(self, manifest: bool = False) -> dict[str, bytes]:
         """The knowledge files of the last committed version."""
-        return {
-            rel: data
-            for rel, data in db_kb.stored_files(self.conn, knowledge_only=True).items()
-            if layout.is_knowledge_file(rel, manifest)
-        }
+        with self.connection() as conn:
+            files = db_kb.stored_files(conn, knowledge_only=True)
+        return {rel: data for rel, data in files.items() if layout.is_knowledge_file(rel, manifest)}
 
     def facts(self) -> list[Fact]:
         data = self.read("facts.yaml")
@@ -69,15 +123,17 @@ class PgRepository:
 
     def source_owners(self) -> dict[str, str]:
         """raw file name -> the report whose raw file it is."""
-        rows = self.conn.execute("SELECT source_file, report_id FROM kb_reports").fetchall()
+        with self.connection() as conn:
+            rows = conn.execute("SELECT source_file, report_id FROM kb_reports").fetchall()
         return {source: report_id for source, report_id in rows if source}
 
     def entries(self) -> list[Change]:
         """History entries, oldest first."""
-        rows = self.conn.execute(
-            "SELECT seq, extract(epoch FROM at), actor, action, target, files, status, undoes"
-            " FROM kb_changes ORDER BY seq"
-        ).fetchall()
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT seq, extract(epoch FROM at), actor, action, target, files, status,"
+                " undoes FROM kb_changes ORDER BY seq"
+            ).fetchall()
         return [
             Change(int(seq), float(at), actor, action, target, files, status, undoes)
             for seq, at, actor, action, target, files, status, undoes in rows
@@ -101,12 +157,22 @@ class PgRepository:
     ) -> Change:
         """Apply the writes `compute` returns (it runs inside the transaction, after the lock:
         it sees the latest version); ChangeRejected if the result would not load."""
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (db_kb.CHANGE_LOCK,))
+        with self._transaction():
             writes = compute(self)
             if not writes:
                 raise ChangeRejected("没有需要保存的改动")
             return self._apply(actor, action, target, writes)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        """A transaction holding the change lock, its connection pinned to this thread."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (db_kb.CHANGE_LOCK,))
+            self._pinned.conn = conn
+            try:
+                yield conn
+            finally:
+                self._pinned.conn = None
 
     def validate_with(self, writes: Writes) -> KnowledgeBase:
         """The knowledge base as it would be after `writes`; ChangeRejected if it has problems."""
@@ -122,8 +188,7 @@ class PgRepository:
 
     def undo(self, actor: str) -> Change:
         """Restore the files of the latest change not yet undone."""
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (db_kb.CHANGE_LOCK,))
+        with self._transaction() as conn:
             entries = self.entries()
             undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
             done = [
@@ -135,7 +200,7 @@ class PgRepository:
                 raise ChangeRejected("没有可以撤销的改动")
             last = done[-1]
             kept = dict(
-                self.conn.execute(
+                conn.execute(
                     "SELECT rel, data FROM kb_file_versions WHERE seq = %s", (last.seq,)
                 ).fetchall()
             )
@@ -145,25 +210,26 @@ class PgRepository:
             }
             target = f"#{last.seq} {last.action} {last.target}"
             change = self._apply(actor, "undo", target, writes, undoes=last.seq)
-            self.conn.execute("UPDATE kb_changes SET status = 'undone' WHERE seq = %s", (last.seq,))
+            conn.execute("UPDATE kb_changes SET status = 'undone' WHERE seq = %s", (last.seq,))
             return change
 
     def _apply(
         self, actor: str, action: str, target: str, writes: Writes, undoes: int | None = None
     ) -> Change:
+        conn = self._pinned.conn  # inside _transaction
         kb = self.validate_with(writes)
         before = {rel: self.read(rel) for rel in writes}
         files = {
             rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
         }
-        row = self.conn.execute(
+        row = conn.execute(
             "INSERT INTO kb_changes (actor, action, target, files, undoes)"
             " VALUES (%s, %s, %s, %s, %s) RETURNING seq, extract(epoch FROM at)",
             (actor, action, target, json.dumps(files, ensure_ascii=False), undoes),
         ).fetchone()
         assert row is not None
         seq = int(row[0])
-        with self.conn.cursor() as cur:
+        with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO kb_file_versions (seq, rel, data) VALUES (%s, %s, %s)",
                 [(seq, rel, data) for rel, data in before.items() if data is not None],
@@ -181,8 +247,8 @@ class PgRepository:
                     if data is not None
                 ],
             )
-        db_kb.write_parsed(self.conn, kb, {rel for rel in writes if rel.startswith("reports/")})
-        self.conn.execute("SELECT pg_notify(%s, %s)", (db_kb.CHANNEL, str(seq)))
+        db_kb.write_parsed(conn, kb, {rel for rel in writes if rel.startswith("reports/")})
+        conn.execute("SELECT pg_notify(%s, %s)", (db_kb.CHANNEL, str(seq)))
         return Change(seq, float(row[1]), actor, action, target, files, "done", undoes)
 
 

@@ -5,6 +5,10 @@ change the watcher notices: a `git pull`, a hand edit, the shell commands) build
 new engine first and only then replaces the reference, so a question being answered sees the
 old or the new knowledge base, never a mixture. A knowledge folder that does not load leaves
 the old engine serving and reports the problems (file:line) instead.
+
+With a versioned store (PostgreSQL, DATABASE_URL) the knowledge base is read from it, a change
+is noticed by the number of the newest change (any worker's or command's), and a database that
+cannot be reached leaves the last engine serving.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from reportqa.kb import layout, schema
 from reportqa.kb.open import open_engine
@@ -42,19 +47,38 @@ def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+class VersionedStore(Protocol):
+    """A store that numbers its changes (reportqa.db.repository.PgRepository)."""
+
+    def version(self) -> int: ...
+
+    def versioned_snapshot(self) -> tuple[int, dict[str, bytes]]: ...
+
+
 class LiveKnowledge:
     """The engine currently serving, and the means to replace it safely."""
 
-    def __init__(self, folder: Path, engine: Engine | None = None) -> None:
+    def __init__(
+        self, folder: Path, engine: Engine | None = None, store: VersionedStore | None = None
+    ) -> None:
         self.folder = folder
-        try:
-            Repository(folder).recover()  # finish or undo a change a crash left half done
-        except OSError as e:  # a read-only folder: open_engine reads around a pending change
-            log.warning("could not recover the knowledge folder: %s", e)
-        self._signature = signature(folder)
-        self._reports_digest = _reports_digest(layout.knowledge_files(folder))
-        self._engine = engine if engine is not None else open_engine(folder)
+        self.store = store
+        if store is None:
+            try:
+                Repository(folder).recover()  # finish or undo a change a crash left half done
+            except OSError as e:  # a read-only folder: open_engine reads around a pending change
+                log.warning("could not recover the knowledge folder: %s", e)
+            self._signature: object = signature(folder)
+            files = layout.knowledge_files(folder)
+        else:
+            version, files = store.versioned_snapshot()
+            self._signature = version
+        self._reports_digest = _reports_digest(files)
+        if engine is None:
+            engine = open_engine(folder, files=files) if store else open_engine(folder)
+        self._engine = engine
         self._reload_lock = threading.Lock()
+        self._db_down = False
         self.last_problems: tuple[str, ...] = ()
 
     @property
@@ -79,19 +103,49 @@ class LiveKnowledge:
         return Engine(replace(old.kb, facts=facts), old.index, old.tokenizer, old.gaz)
 
     def changed_on_disk(self) -> bool:
-        return signature(self.folder) != self._signature
+        """Whether the knowledge base changed since it was loaded (a cheap look)."""
+        try:
+            return self._look() != self._signature
+        except ReportQAError as e:  # the database is out of reach
+            self._database_down(e)
+            return False
+
+    def _look(self) -> object:
+        """The knowledge base's signature, cheaply: the files' sizes and times, or the number
+        of the store's newest change."""
+        if self.store is None:
+            return signature(self.folder)
+        version = self.store.version()
+        self._db_down = False
+        return version
+
+    def _database_down(self, e: Exception) -> None:
+        if not self._db_down:  # said once, not every two seconds
+            log.warning("database unreachable, the last knowledge base keeps serving: %s", e)
+        self._db_down = True
+
+    def _read(self) -> tuple[object, dict[str, bytes]]:
+        """The knowledge base's signature and files, as one finished version."""
+        if self.store is not None:
+            return self.store.versioned_snapshot()
+        sig = signature(self.folder)  # taken before the files: a change meanwhile is seen next
+        repo = Repository(self.folder)
+        with repo.locked():  # read a finished state, never half a change
+            repo.recover()
+            return sig, layout.knowledge_files(self.folder)
 
     def reload(self, force: bool = False) -> ReloadResult:
-        """Build a new engine from the folder and swap it in (if the folder changed)."""
+        """Build a new engine from the knowledge base and swap it in (if it changed)."""
         with self._reload_lock:
-            sig = signature(self.folder)
-            if not force and sig == self._signature:
-                return ReloadResult(False)
             try:
-                repo = Repository(self.folder)
-                with repo.locked():  # read a finished state, never half a change
-                    repo.recover()
-                    files = layout.knowledge_files(self.folder)
+                if not force and self._look() == self._signature:
+                    return ReloadResult(False)
+                sig, files = self._read()
+            except ReportQAError as e:  # a store out of reach: the last engine keeps serving
+                self._database_down(e)
+                self.last_problems = (str(e),)
+                return ReloadResult(False, self.last_problems)
+            try:
                 engine = self._facts_only(files) or open_engine(
                     self.folder, files=files, previous=self._engine
                 )
