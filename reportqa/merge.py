@@ -30,7 +30,7 @@ MERGE_MIN = 2000  # ... but a tail of up to this many passages is always fine
 class Parts:
     """How an index is made of segments: the base's segments (internal order) with their first
     passage, the base's terms, document frequencies and words, the tail's segments, and the
-    live segments in knowledge-base order."""
+    live segments in knowledge-base order (and the base's removed ones)."""
 
     base_id: str
     base_keys: tuple[str, ...]
@@ -41,6 +41,9 @@ class Parts:
     base_words: dict[str, tuple[str, ...]]
     tail: tuple[Segment, ...]
     order: tuple[str, ...]
+    # segments of base reports removed since the merge: their terms leave the statistics at
+    # every update, so they are kept (bounded: past MERGE_SHARE everything is merged again)
+    dropped: tuple[Segment, ...] = ()
 
     @property
     def base_docs(self) -> int:
@@ -120,10 +123,10 @@ def update(
     parts: Parts = old.parts
     base = old.blocks[0]
     nb = parts.base_docs
-    known = {s.key: s for s in parts.tail} | fresh
+    known = {s.key: s for s in (*parts.tail, *parts.dropped)} | fresh
     tail = [known.get(k) or segment_of(k) for k in order if k not in parts.base_starts]
     live = set(order)
-    dead = [segment_of(k) for k in parts.base_keys if k not in live]
+    dead = [known.get(k) or segment_of(k) for k in parts.base_keys if k not in live]
     tail_docs = sum(s.n_docs for s in tail)
     dead_docs = sum(s.n_docs for s in dead)
     n_live = nb - dead_docs + tail_docs
@@ -162,7 +165,7 @@ def update(
     vocab.update(extra)
     terms = [*old.terms[:n_base_terms], *extra]
     doc_pos = _positions(parts, tail, order, nb, n_live)
-    new_parts = replace(parts, tail=tuple(tail), order=tuple(order))
+    new_parts = replace(parts, tail=tuple(tail), order=tuple(order), dropped=tuple(dead))
     blocks: tuple[Block, ...] = (base, tail_block) if tail else (base,)
     return Index(vocab, terms, df, blocks, lengths, n_live, total, doc_pos, new_parts)
 

@@ -55,7 +55,9 @@ class Homophones:
     def _by_key(self) -> dict[str, list[int]]:
         """Pinyin key -> the term ids of the indexed bigrams with that reading."""
         out: dict[str, list[int]] = {}
-        for term, tid in self._vocab.items():
+        # by the term's text, not its id: an index updated in place numbers its terms
+        # otherwise than a full build, and must read a typo the same way
+        for term, tid in sorted(self._vocab.items()):
             if term.startswith(self._mark) and len(term) == 3:
                 for key in bigram_keys(term[1:]):
                     out.setdefault(key, []).append(tid)

@@ -34,15 +34,23 @@ from reportqa.tokenize import Tokenizer, report_words
 
 FORMAT = "seg2"
 SUFFIX = ".npz"
-_CODE = ("segment.py", "tokenize.py", "normalize.py")  # what a segment's content depends on
+# What a segment's content depends on: how a report file is parsed and kept (the Report stored
+# in it) and how its text is normalised and cut.
+_CODE = ("segment.py", "tokenize.py", "normalize.py", "models.py", "kb/schema.py")
 
 
 @lru_cache(maxsize=1)
 def code_digest() -> bytes:
-    """A hash of the indexing code and jieba's version: a change to either makes new keys."""
-    import jieba
+    """A hash of that code and of the versions of the libraries it leans on (jieba, OpenCC,
+    PyYAML, Unicode's tables): a change to any makes new keys."""
+    import unicodedata
+    from importlib.metadata import version
 
-    h = hashlib.sha256(f"{FORMAT} jieba {jieba.__version__}".encode())
+    import jieba
+    import yaml
+
+    libraries = f"jieba {jieba.__version__} opencc {version('OpenCC')} yaml {yaml.__version__}"
+    h = hashlib.sha256(f"{FORMAT} {libraries} unicode {unicodedata.unidata_version}".encode())
     for name in _CODE:
         h.update((Path(__file__).parent / name).read_bytes())
     return h.digest()

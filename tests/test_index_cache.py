@@ -37,6 +37,9 @@ QUESTIONS = (
     "普陀区政务服务办件网上受理率",
     "上城区发改局 新增主动公开政府信息",
     "月球上有多少个行政服务中心",
+    "坪山区地区生产总植是多少",  # typos read by their sound (植 for 值, 政俯 for 政府)
+    "洪泽区政俯信息公开依申请",
+    "徐水区招商饮资",
 )
 
 
@@ -257,3 +260,79 @@ def test_an_empty_knowledge_base_opens_cold_and_warm(tmp_path: Path) -> None:
         engine = open_engine(tmp_path)
         assert engine.kb.reports == () and engine.index.n_docs == 0
         assert not engine.ask("政府信息公开了多少条").answered
+
+
+def test_updates_without_a_cache_keep_what_removed_reports_held(folder: Path) -> None:
+    """A removed base report's terms leave the statistics at every later update too, even
+    when no cache holds its segment."""
+    engine = open_engine(folder, use_cache=False)
+    repo = Repository(folder)
+    changes.remove_report(repo, engine.kb.reports[1].report_id, "test")
+    engine = open_engine(folder, use_cache=False, previous=engine)
+    changes.ingest_file(CORPUS / LATER[0], folder)
+    engine = open_engine(folder, use_cache=False, previous=engine)
+    assert is_updated(engine)
+    assert_same_as_full(engine, folder)
+
+
+def test_a_failed_reload_is_not_taken_for_a_facts_only_change(folder: Path) -> None:
+    live = LiveKnowledge(folder)
+    report = sorted((folder / "reports").glob("*.yaml"))[1]
+    report.write_text(report.read_text(encoding="utf-8") + "bogus_key: 1\n", encoding="utf-8")
+    assert live.reload().problems
+    rid = sorted(p.stem for p in (folder / "reports").glob("*.yaml"))[0]
+    (folder / "facts.yaml").write_text(  # a hand edit of the facts alone
+        f"facts:\n- id: f1\n  question: 问题\n  answer: 答案\n  report_id: {rid}\n",
+        encoding="utf-8",
+    )
+    result = live.reload()
+    assert not result.changed and result.problems  # still the broken report, said again
+
+
+def test_a_script_without_a_main_guard_still_builds(folder: Path) -> None:
+    """Workers are spawned while other threads run; a script whose main module cannot be
+    imported again breaks that pool, and the reports are cut in the process instead."""
+    script = (
+        "import sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from reportqa.kb import open as kb_open\n"
+        "kb_open.PARALLEL_MIN = 0\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "e = kb_open.open_engine(Path(sys.argv[1]), use_cache=False)\n"
+        "print(e.index.n_docs)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-", str(folder)],
+        input=script,
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) == open_engine(folder, use_cache=False).index.n_docs
+
+
+def test_typos_read_by_their_sound_rank_as_in_a_full_rebuild(tmp_path: Path) -> None:
+    """A report added that sorts first: its terms are numbered after the base's in the
+    updated index, before them in a full build; a typo must be read the same in both."""
+    folder = copy_knowledge(tmp_path / "knowledge")
+    first = sorted((folder / "reports").glob("*.yaml"))[0]
+    data = first.read_bytes()
+    first.unlink()
+    before = open_engine(folder)
+    first.write_bytes(data)
+    updated = open_engine(folder, previous=before)
+    full = open_engine(folder, use_cache=False)
+    assert is_updated(updated)
+    typos = []  # two-character strings no passage holds that read like many that some do
+    for tids in full.homophones._by_key.values():
+        held = {full.index.terms[t][1:] for t in tids}
+        if len(held) > 8:
+            pairs = {a + b for a in {h[0] for h in held} for b in {h[1] for h in held}}
+            typos += sorted(pairs - held)[:3]
+    assert len(typos) > 10
+    for q in typos:
+        mine = updated.index.score(updated.analyse(q).term_weights)
+        theirs = full.index.score(full.analyse(q).term_weights)
+        assert np.array_equal(mine, theirs), q

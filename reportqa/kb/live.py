@@ -89,10 +89,8 @@ class LiveKnowledge:
     def _facts_only(self, files: dict[str, bytes]) -> Engine | None:
         """When only facts.yaml changed, the current index and tokenizer serve the new facts
         as they are: a new engine over them costs milliseconds instead of a rebuild."""
-        reports = _reports_digest(files)
-        if reports != self._reports_digest:
-            self._reports_digest = reports
-            return None
+        if _reports_digest(files) != self._reports_digest:
+            return None  # the digest is taken only when an engine is swapped in
         problems: list[schema.Problem] = []
         text = schema.read_text(self.folder / "facts.yaml", problems, files.get("facts.yaml", b""))
         facts = schema.parse_facts(text or "", str(self.folder / "facts.yaml"), problems)
@@ -159,7 +157,13 @@ class LiveKnowledge:
                 self.last_problems = (str(e),)
                 log.error("knowledge base not reloaded: %s", e)
                 return ReloadResult(False, self.last_problems)
+            except Exception as e:  # a fault of ours: the last engine keeps serving, said once
+                self._signature = sig
+                self.last_problems = (f"重新加载失败：{type(e).__name__}: {e}",)
+                log.exception("knowledge base not reloaded")
+                return ReloadResult(False, self.last_problems)
             self._signature = sig
+            self._reports_digest = _reports_digest(files)
             self._engine = engine  # one reference assignment: readers see old or new
             self.last_problems = ()
             log.info(

@@ -18,6 +18,7 @@ Old points, bases and segments are removed as new ones come (bounded disk use).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -31,6 +32,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from tqdm import tqdm
@@ -55,9 +57,7 @@ STALE_SECONDS = 600  # an unreferenced segment or temporary file this old is rem
 
 def content_hash(folder: Path, files: dict[str, bytes] | None = None) -> str:
     """A hash of every knowledge file's name and bytes (and the indexing code)."""
-    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode() + segment.code_digest())
-    for module in (index_module, merge):  # how segments are merged and scored
-        h.update(Path(str(module.__file__)).read_bytes())
+    h = hashlib.sha256(_merge_code())
     files = files if files is not None else Repository(folder).snapshot()
     for rel, data in sorted(files.items()):
         h.update(rel.encode("utf-8") + b"\0" + data + b"\0")
@@ -129,7 +129,16 @@ def _key_of(report: Report) -> str:
 
 
 def _base_id(keys: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
+    """A base's name: its segments and the code that merges and scores them."""
+    return hashlib.sha256(_merge_code() + "\n".join(keys).encode()).hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=1)
+def _merge_code() -> bytes:
+    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode() + segment.code_digest())
+    for module in (index_module, merge):  # how segments are merged and scored
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.digest()
 
 
 def _report_rel(report_id: str) -> str:
@@ -241,25 +250,42 @@ def _cut_all(jobs: list[tuple[str, bytes, str]], folder: Path | None) -> list[Se
         return []
     size = sum(len(data) for _, data, _ in jobs)
     workers = os.cpu_count() or 1
+    parallel = workers > 1 and size >= PARALLEL_MIN * 800  # ~800 bytes of YAML a passage
+    context = _pool_context() if parallel else None  # before tqdm starts its monitor thread
     bar = tqdm(total=len(jobs), desc="索引报告", unit="份", delay=1.0, disable=None, leave=False)
-    out: list[Segment | None] = []
     try:
-        if workers > 1 and size >= PARALLEL_MIN * 800:  # ~800 bytes of YAML a passage
-            with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
-                chunk = max(1, len(jobs) // (workers * 32))  # small: no worker idles long
-                cut = pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk)
-                # the workers are started: meanwhile load what the engine needs next
-                threading.Thread(target=gazetteer, daemon=True).start()
-                for seg in cut:
-                    out.append(seg)
-                    bar.update()
-        else:
-            tokenizer = Tokenizer()  # this call's own: cutting sets a report's words into it
-            for job in jobs:
-                out.append(_cut(job, folder, tokenizer))
-                bar.update()
+        if context is not None:
+            try:
+                return _cut_in_pool(jobs, folder, workers, context, bar)
+            except BrokenProcessPool as e:  # e.g. a spawned worker could not import __main__
+                log.warning("cutting reports on every core failed (%s); cutting here", e)
+                bar.reset()
+        tokenizer = Tokenizer()  # this call's own: cutting sets a report's words into it
+        out = []
+        for job in jobs:
+            out.append(_cut(job, folder, tokenizer))
+            bar.update()
+        return out
     finally:
         bar.close()
+
+
+def _cut_in_pool(
+    jobs: list[tuple[str, bytes, str]],
+    folder: Path | None,
+    workers: int,
+    context: multiprocessing.context.BaseContext,
+    bar: tqdm,  # type: ignore[type-arg]
+) -> list[Segment | None]:
+    out: list[Segment | None] = []
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        chunk = max(1, len(jobs) // (workers * 32))  # small: no worker idles long
+        cut = pool.map(_cut, jobs, [folder] * len(jobs), chunksize=chunk)
+        # the workers are started: meanwhile load what the engine needs next
+        threading.Thread(target=gazetteer, daemon=True).start()
+        for seg in cut:
+            out.append(seg)
+            bar.update()
     return out
 
 

@@ -4,8 +4,10 @@ name reports that exist, no two reports claim one raw file. Every problem names 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 from reportqa.kb.layout import report_files
@@ -20,8 +22,8 @@ from reportqa.kb.schema import (
 )
 from reportqa.models import Fact, KnowledgeBase, Report
 
-PARSED_LIMIT = 20_000  # report files whose parse is remembered (then forgotten all at once)
-_parsed: dict[bytes, Report] = {}
+PARSED_LIMIT = 50_000  # report files whose parse is remembered (the least recently used go)
+_parsed: OrderedDict[bytes, Report] = OrderedDict()
 
 
 def _digest(data: bytes) -> bytes:
@@ -32,9 +34,12 @@ def remember(data: bytes, report: Report) -> None:
     """`report` is what the report file `data` parses to, without a problem: a check that
     meets these bytes again makes only the checks across files (a change to one report of
     thousands parses one file, not thousands)."""
-    if len(_parsed) >= PARSED_LIMIT:
-        _parsed.clear()
-    _parsed[_digest(data)] = report
+    key = _digest(data)
+    _parsed[key] = report
+    with contextlib.suppress(KeyError):  # threads: it may be gone again already
+        _parsed.move_to_end(key)
+        while len(_parsed) > PARSED_LIMIT:
+            _parsed.popitem(last=False)
 
 
 def forget() -> None:
@@ -135,8 +140,11 @@ class _Check:
             except OSError:
                 read_text(path, self.problems)  # says why it cannot be read
                 return None
-        known = _parsed.get(_digest(data))
+        key = _digest(data)
+        known = _parsed.get(key)
         if known is not None:
+            with contextlib.suppress(KeyError):  # another thread may have evicted it
+                _parsed.move_to_end(key)
             return known
         before = len(self.problems)
         text = read_text(path, self.problems, data)
