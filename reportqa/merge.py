@@ -90,7 +90,8 @@ def full(segments: Sequence[Segment], base_id: str) -> Index:
     """One block over the segments, in their order (the knowledge base's)."""
     text = "\n".join(s.term_text for s in segments if s.term_text)
     flat = text.split("\n") if text else []
-    lookup = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+    unique = dict.fromkeys(flat)  # first-seen order
+    lookup = dict(zip(unique, range(len(unique)), strict=True))
     gid = np.fromiter(map(lookup.__getitem__, flat), dtype=np.int64, count=len(flat))
     block = _block(segments, gid, len(lookup), 0)
     lengths = np.concatenate([s.lengths for s in segments]) if segments else np.zeros(0, np.int32)

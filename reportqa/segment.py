@@ -32,7 +32,7 @@ from reportqa.models import KnowledgeBase, Passage, Report
 from reportqa.normalize import normalize
 from reportqa.tokenize import Tokenizer, report_words
 
-FORMAT = "seg2"
+FORMAT = "seg3"
 SUFFIX = ".npz"
 # What a segment's content depends on: how a report file is parsed and kept (the Report stored
 # in it) and how its text is normalised and cut.
@@ -95,6 +95,11 @@ class Segment:
     def terms(self) -> tuple[str, ...]:
         return tuple(self.term_text.split("\n")) if self.term_text else ()
 
+    @cached_property
+    def report_json(self) -> str:
+        """The report as JSON (kept in the segment file, and in a base as it is)."""
+        return json.dumps(schema.report_to_dict(self.report), ensure_ascii=False)
+
     @property
     def df(self) -> npt.NDArray[np.int64]:
         """Passages holding each local term."""
@@ -104,17 +109,13 @@ class Segment:
 
     def save(self, folder: Path) -> None:
         """Write the segment as `folder/<key>.npz`, atomically (temporary name, rename)."""
-        meta = {
-            "format": FORMAT,
-            "key": self.key,
-            "report": schema.report_to_dict(self.report),
-            "words": list(self.words),
-            "terms": self.term_text,
-        }
+        meta = {"format": FORMAT, "key": self.key, "words": list(self.words)}
         buf = io.BytesIO()
         np.savez(
             buf,
-            meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8),
+            meta=_utf8(json.dumps(meta, ensure_ascii=False)),
+            report=_utf8(self.report_json),
+            terms=_utf8(self.term_text),
             lengths=self.lengths,
             ptr=self.ptr,
             docs=self.docs,
@@ -134,15 +135,16 @@ def load(folder: Path, key: str) -> Segment | None:
     path = folder / f"{key}{SUFFIX}"
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in ("meta", "lengths", "ptr", "docs", "tf")}
-        meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+            arrays = {name: z[name] for name in _MEMBERS}
+        meta = json.loads(_text(arrays["meta"]))
         if meta["format"] != FORMAT or meta["key"] != key:
             return None
+        report_json = _text(arrays["report"])
         seg = Segment(
             key,
-            schema.report_from_dict(meta["report"]),
+            schema.report_from_dict(json.loads(report_json)),
             tuple(meta["words"]),
-            str(meta["terms"]),
+            _text(arrays["terms"]),
             arrays["lengths"].astype(np.int32, copy=False),
             arrays["ptr"].astype(np.int64, copy=False),
             arrays["docs"].astype(np.int32, copy=False),
@@ -159,6 +161,7 @@ def load(folder: Path, key: str) -> Segment | None:
         RuntimeError,  # zipfile: a damaged header marks the member encrypted
     ):
         return None
+    seg.__dict__["report_json"] = report_json  # as read: no need to write it again
     ok = (
         len(seg.ptr) == len(seg.terms) + 1
         and all(seg.terms)
@@ -166,6 +169,17 @@ def load(folder: Path, key: str) -> Segment | None:
         and int(seg.ptr[-1]) == len(seg.docs) == len(seg.tf)
     )
     return seg if ok else None
+
+
+_MEMBERS = ("meta", "report", "terms", "lengths", "ptr", "docs", "tf")
+
+
+def _utf8(text: str) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(text.encode("utf-8"), np.uint8)
+
+
+def _text(array: npt.NDArray[np.uint8]) -> str:
+    return array.tobytes().decode("utf-8")
 
 
 def build(key: str, report: Report, tokenizer: Tokenizer) -> Segment:

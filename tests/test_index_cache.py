@@ -184,6 +184,7 @@ def test_cutting_on_every_core_gives_the_same_index(
 
 def test_damaged_cache_files_are_ignored_and_built_again(folder: Path) -> None:
     open_engine(folder)
+    kb_open.Store.wait()  # the base and point are written while the engine answers
     cache = folder / CACHE_DIR
     segments = sorted((cache / "segments").iterdir())
     segments[0].write_bytes(segments[0].read_bytes()[:100])  # a partial segment
@@ -238,6 +239,7 @@ def test_old_points_bases_and_segments_are_removed(
         text = target.read_text(encoding="utf-8")
         target.write_text(text.replace("政府", f"政府{n}", 1), encoding="utf-8")
         engine = open_engine(folder, previous=engine)
+    kb_open.Store.wait()
     cache = folder / CACHE_DIR
     points = list((cache / "points").iterdir())
     assert len(points) == KEEP_POINTS

@@ -78,14 +78,16 @@ def open_engine(
     store = Store(folder / CACHE_DIR) if use_cache else None
     digest = content_hash(folder, files)
     if store is not None:
+        store.wait()  # what this process is still writing there
         engine = store.load_point(digest, files)
         if engine is not None:
             return engine
         if previous is None or not isinstance(previous.index.parts, merge.Parts):
             previous = store.latest_engine(files)
-    engine = _Opening(folder, files, store, previous).engine()
-    if store is not None:
-        store.save_point(digest, engine.index)
+    opening = _Opening(folder, files, store, previous)
+    engine = opening.engine()
+    if store is not None:  # kept while the engine already answers
+        store.keep(digest, engine.index, opening.merged_reports)
     return engine
 
 
@@ -170,6 +172,7 @@ class _Opening:
             self.reports = dict(zip(parts.order, self.previous.kb.reports, strict=True))
             self.segments = {s.key: s for s in parts.tail}
         self._tokenizer: Tokenizer | None = None
+        self.merged_reports: list[str] | None = None  # set when everything was merged
 
     def engine(self) -> Engine:
         t0 = time.perf_counter()
@@ -234,10 +237,8 @@ class _Opening:
         for seg in self._segments_for(absent):
             self.segments[seg.key] = seg
         segments = [self.segments[k] for k in order]
-        index = merge.full(segments, _base_id(order))
-        if self.store is not None:
-            self.store.save_base(index, [s.report for s in segments])
-        return index
+        self.merged_reports = [s.report_json for s in segments]  # for the base kept
+        return merge.full(segments, _base_id(order))
 
 
 # ---------------------------------------------------------------------- cutting reports
@@ -329,6 +330,10 @@ def _cut(
 # ---------------------------------------------------------------------- the cache
 
 
+_writing: list[threading.Thread] = []  # cache writes under way in this process
+_writing_lock = threading.Lock()
+
+
 class Store:
     """The cache folder: segments, bases and points (see the module docstring)."""
 
@@ -341,11 +346,38 @@ class Store:
     def segment(self, key: str) -> Segment | None:
         return segment.load(self.segments, key)
 
+    def keep(self, digest: str, index: Index, merged_reports: list[str] | None) -> None:
+        """Keep a new content's base (when everything was merged) and point, in a thread of
+        its own: the engine answers meanwhile. wait() (every open in this process first
+        calls it) and the process's exit wait for it."""
+
+        def write() -> None:
+            try:
+                if merged_reports is not None:
+                    self.save_base(index, merged_reports)
+                self.save_point(digest, index)
+            except Exception:  # never lost silently; the next open builds what is missing
+                log.exception("could not keep the index cache")
+
+        thread = threading.Thread(target=write, name="index-cache-writer")
+        with _writing_lock:
+            _writing.append(thread)
+        thread.start()
+
+    @staticmethod
+    def wait() -> None:
+        """Until the cache writes this process started are done."""
+        with _writing_lock:
+            pending = list(_writing)
+            _writing.clear()
+        for thread in pending:
+            thread.join()
+
     # ------------------------------------------------------------------ bases
 
-    def save_base(self, index: Index, reports: Sequence[Report]) -> None:
-        """Keep a fully merged index, with its reports (in order), as bases/<id>/ (whole or
-        not at all)."""
+    def save_base(self, index: Index, reports_json: Sequence[str]) -> None:
+        """Keep a fully merged index, with its reports (as JSON, in order), as bases/<id>/
+        (whole or not at all)."""
         parts: merge.Parts = index.parts
         final = self.bases / parts.base_id
         if final.exists():
@@ -359,8 +391,7 @@ class Store:
                 "words": [list(parts.base_words[k]) for k in parts.base_keys],
             }
             (tmp / "parts.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
-            data = [schema.report_to_dict(r) for r in reports]
-            (tmp / "reports.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+            (tmp / "reports.json").write_text("[" + ",".join(reports_json) + "]", "utf-8")
             tmp.rename(final)
         except OSError as e:  # another process saved it first, or a read-only folder
             if not final.exists():
