@@ -48,7 +48,7 @@ def homophones() -> Homophones:
 @pytest.mark.parametrize(
     ("pair", "ids", "strings"),
     [
-        ("银航", (1, 5), ("银行", "引航")),  # a typo finds what is indexed
+        ("银航", (5, 1), ("引航", "银行")),  # a typo finds what is indexed (in text order)
         ("银行", (0, 1, 5), ("银杏", "引航")),  # yin xing first, then yin hang; itself left out
         ("不在", (), ()),
         ("银", (), ()),
@@ -72,5 +72,5 @@ def test_a_homophone_typo_of_a_common_word() -> None:
 def test_answers_stay_right_when_the_memo_is_forgotten() -> None:
     small = Homophones(VOCAB, "_", limit=1)
     first = [small.term_ids(p) for p in ("银航", "银行", "银航")]
-    assert first == [(1, 5), (0, 1, 5), (1, 5)]
+    assert first == [(5, 1), (0, 1, 5), (5, 1)]
     assert len(small._memo) == 1  # emptied whenever it was full
