@@ -69,14 +69,8 @@ async def preview(
     bot_data = context.bot_data
     try:
         async with typing(context, message.chat.id):
-            prepared = await asyncio.to_thread(
-                changes.prepare_upload,
-                data,
-                name,
-                bot_data.repo,  # where the knowledge base is kept: its manifest has the flags
-                Overrides(**flags),
-                bot_data.sandbox,
-            )
+            prepare = functools.partial(changes.prepare_upload, data, name, bot_data.repo)
+            prepared = await asyncio.to_thread(prepare, Overrides(**flags), bot_data.sandbox)
     except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
         return

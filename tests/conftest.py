@@ -119,3 +119,15 @@ def db_url(pg_server, request: pytest.FixtureRequest) -> str:  # type: ignore[no
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return pg_server.url.replace("@/postgres?", f"@/{name}?")
+
+
+@pytest.fixture
+def pg_loaded(db_url: str) -> str:
+    """A migrated database (on the session's server) holding the bundled knowledge base."""
+    from reportqa.db import kb as db_kb
+    from reportqa.db.schema import connect, migrate
+
+    with connect(db_url) as conn:
+        migrate(conn)
+        db_kb.import_folder(conn, KNOWLEDGE, "test")
+    return db_url

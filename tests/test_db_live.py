@@ -8,26 +8,15 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from conftest import KNOWLEDGE, ROOT_DIR
+from conftest import ROOT_DIR
 
-from reportqa.db import kb as db_kb
 from reportqa.db.listen import Listener
 from reportqa.db.repository import PgRepository
-from reportqa.db.schema import connect, migrate
 from reportqa.kb import changes
 from reportqa.kb.live import LiveKnowledge
 
 CORPUS = ROOT_DIR / "tests" / "data" / "corpus"
 NEW_QUESTION = "坪山区2023年地区生产总值是多少"
-
-
-@pytest.fixture
-def loaded(db_url: str) -> str:
-    with connect(db_url) as conn:
-        migrate(conn)
-        db_kb.import_folder(conn, KNOWLEDGE, "test")
-    return db_url
 
 
 def worker(url: str, folder: Path) -> tuple[LiveKnowledge, Listener]:
@@ -54,10 +43,10 @@ def wait_until(check, seconds: float) -> float:  # type: ignore[no-untyped-def]
 
 
 def test_a_change_on_one_worker_reaches_another_within_two_seconds(
-    loaded: str, tmp_path: Path
+    pg_loaded: str, tmp_path: Path
 ) -> None:
-    a, listener_a = worker(loaded, tmp_path / "a")
-    b, listener_b = worker(loaded, tmp_path / "b")
+    a, listener_a = worker(pg_loaded, tmp_path / "a")
+    b, listener_b = worker(pg_loaded, tmp_path / "b")
     try:
         assert not answered_from(b, "dev_030")
         changes.ingest_file(CORPUS / "dev_030.txt", a.folder, repo=a.store)  # type: ignore[arg-type]
@@ -70,11 +59,11 @@ def test_a_change_on_one_worker_reaches_another_within_two_seconds(
 
 
 def test_questions_are_answered_while_the_database_restarts(
-    loaded: str,
+    pg_loaded: str,
     tmp_path: Path,
     pg_server,  # type: ignore[no-untyped-def]
 ) -> None:
-    live, listener = worker(loaded, tmp_path / "w")
+    live, listener = worker(pg_loaded, tmp_path / "w")
     failures: list[BaseException] = []
     answered = 0
     stop = threading.Event()
@@ -106,7 +95,7 @@ def test_questions_are_answered_while_the_database_restarts(
         asker.join()
         assert failures == [] and answered > 10
         assert listener.connected.wait(15)  # back, by itself
-        store = PgRepository(loaded, tmp_path / "w")
+        store = PgRepository(pg_loaded, tmp_path / "w")
         changes.ingest_file(CORPUS / "dev_030.txt", tmp_path / "w", repo=store)
         wait_until(lambda: answered_from(live, "dev_030"), 5.0)
     finally:

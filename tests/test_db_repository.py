@@ -13,20 +13,11 @@ from conftest import KNOWLEDGE, ROOT_DIR, RunCli
 
 from reportqa.db import kb as db_kb
 from reportqa.db.repository import PgRepository
-from reportqa.db.schema import connect, migrate
+from reportqa.db.schema import connect
 from reportqa.kb import changes
 from reportqa.kb.repository import ChangeRejected
 
 CORPUS = ROOT_DIR / "tests" / "data" / "corpus"
-
-
-@pytest.fixture
-def loaded(db_url: str) -> str:
-    """A migrated database holding the bundled knowledge base."""
-    with connect(db_url) as conn:
-        migrate(conn)
-        db_kb.import_folder(conn, KNOWLEDGE, "test")
-    return db_url
 
 
 def repo(url: str, folder: Path) -> PgRepository:
@@ -34,9 +25,9 @@ def repo(url: str, folder: Path) -> PgRepository:
 
 
 def test_the_command_line_works_the_same_with_a_database(
-    run_cli: RunCli, loaded: str, tmp_path: Path
+    run_cli: RunCli, pg_loaded: str, tmp_path: Path
 ) -> None:
-    env = {"DATABASE_URL": loaded, "KNOWLEDGE_DIR": str(tmp_path / "cache")}
+    env = {"DATABASE_URL": pg_loaded, "KNOWLEDGE_DIR": str(tmp_path / "cache")}
     (tmp_path / "cache").mkdir()
     done = run_cli("ingest", str(CORPUS / "dev_030.txt"), env=env)
     assert done.returncode == 0, done.stderr
@@ -79,14 +70,14 @@ def test_the_command_line_works_the_same_with_a_database(
 
 
 def test_fifty_changes_from_many_connections_at_once_lose_nothing(
-    loaded: str, tmp_path: Path
+    pg_loaded: str, tmp_path: Path
 ) -> None:
     report_id = sorted(p.stem for p in (KNOWLEDGE / "reports").glob("*.yaml"))[0]
     errors: list[BaseException] = []
 
     def add(n: int) -> None:
         try:
-            r = repo(loaded, tmp_path)
+            r = repo(pg_loaded, tmp_path)
             for i in range(10):
                 changes.add_fact(r, f"问题{n}-{i}", "答案", report_id, f"admin{n}")
             r.close()
@@ -99,7 +90,7 @@ def test_fifty_changes_from_many_connections_at_once_lose_nothing(
     for t in threads:
         t.join()
     assert errors == []
-    r = repo(loaded, tmp_path)
+    r = repo(pg_loaded, tmp_path)
     facts = r.facts()
     assert len({f.id for f in facts}) == len(facts) == 50
     assert {f.question for f in facts} == {f"问题{n}-{i}" for n in range(5) for i in range(10)}
@@ -110,21 +101,21 @@ def test_fifty_changes_from_many_connections_at_once_lose_nothing(
 
 
 def test_a_change_that_would_break_the_knowledge_base_stores_nothing(
-    loaded: str, tmp_path: Path
+    pg_loaded: str, tmp_path: Path
 ) -> None:
-    r = repo(loaded, tmp_path)
-    before = stored(loaded)
+    r = repo(pg_loaded, tmp_path)
+    before = stored(pg_loaded)
     with pytest.raises(ChangeRejected):
         changes.add_fact(r, "问题", "答案", "no-such-report", "admin")
     with pytest.raises(ChangeRejected):
         r.change("admin", "edit", "x", lambda _: {"reports/bad.yaml": b"report_id: [\n"})
-    assert stored(loaded) == before
+    assert stored(pg_loaded) == before
     assert len(r.entries()) == 1
 
 
-def test_a_killed_change_leaves_the_old_version(loaded: str, tmp_path: Path) -> None:
-    r = repo(loaded, tmp_path)
-    before = stored(loaded)
+def test_a_killed_change_leaves_the_old_version(pg_loaded: str, tmp_path: Path) -> None:
+    r = repo(pg_loaded, tmp_path)
+    before = stored(pg_loaded)
 
     def dies(store: PgRepository) -> dict[str, bytes | None]:
         with store.connection() as conn:  # the change's own connection, killed mid-change
@@ -133,7 +124,7 @@ def test_a_killed_change_leaves_the_old_version(loaded: str, tmp_path: Path) -> 
 
     with pytest.raises(psycopg.OperationalError):
         r.change("admin", "edit", "x", dies)
-    assert stored(loaded) == before
+    assert stored(pg_loaded) == before
     changes.add_fact(
         r,
         "问题",

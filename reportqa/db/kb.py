@@ -76,30 +76,61 @@ def import_folder(conn: psycopg.Connection, folder: Path, actor: str) -> Importe
     kb = check(files, folder)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHANGE_LOCK,))
-        before = {
-            rel: (bytes(data), sha)
-            for rel, data, sha in conn.execute("SELECT rel, data, sha256 FROM kb_files")
-        }
-        after = {rel: sha256(data) for rel, data in files.items()}
-        touched = [
-            rel
-            for rel in sorted(set(before) | set(after))
-            if (before[rel][1] if rel in before else None) != after.get(rel)
-        ]
-        if not touched:
+        held = dict(conn.execute("SELECT rel, sha256 FROM kb_files").fetchall())
+        writes: dict[str, bytes | None] = {rel: None for rel in held if rel not in files}
+        writes.update((rel, data) for rel, data in files.items() if held.get(rel) != sha256(data))
+        if not writes:
             return Imported(None, len(files), len(kb.reports), kb.passage_count)
-        changed = {
-            rel: {
-                "before": short_sha(before[rel][0] if rel in before else None),
-                "after": short_sha(files.get(rel)),
-            }
-            for rel in touched
-        }
-        seq = _record(conn, actor, "import", folder.name or str(folder), changed, before)
-        _write_files(conn, files, after, before)
-        write_parsed(conn, kb, None)
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seq)))
+        seq = apply_writes(conn, actor, "import", folder.name or str(folder), writes, kb)[0]
     return Imported(seq, len(files), len(kb.reports), kb.passage_count)
+
+
+def apply_writes(
+    conn: psycopg.Connection,
+    actor: str,
+    action: str,
+    target: str,
+    writes: dict[str, bytes | None],
+    kb: KnowledgeBase,
+    undoes: int | None = None,
+) -> tuple[int, float, dict[str, dict[str, str | None]]]:
+    """Store a checked change (inside the caller's transaction, which holds CHANGE_LOCK):
+    its record, the bytes it replaces, the files (None: removed), the parsed tables of what it
+    touched (`kb` is the knowledge base after it), and NOTIFY; its number, time and files."""
+    rels = sorted(writes)
+    before = {
+        rel: bytes(data)
+        for rel, data in conn.execute(
+            "SELECT rel, data FROM kb_files WHERE rel = ANY(%s)", (rels,)
+        ).fetchall()
+    }
+    files = {
+        rel: {"before": short_sha(before.get(rel)), "after": short_sha(writes[rel])} for rel in rels
+    }
+    row = conn.execute(
+        "INSERT INTO kb_changes (actor, action, target, files, undoes)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING seq, extract(epoch FROM at)",
+        (actor, action, target, json.dumps(files, ensure_ascii=False), undoes),
+    ).fetchone()
+    assert row is not None
+    seq = int(row[0])
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO kb_file_versions (seq, rel, data) VALUES (%s, %s, %s)",
+            [(seq, rel, data) for rel, data in before.items()],
+        )
+        cur.execute(
+            "DELETE FROM kb_files WHERE rel = ANY(%s)",
+            ([rel for rel in rels if writes[rel] is None],),
+        )
+        cur.executemany(
+            "INSERT INTO kb_files (rel, data, sha256) VALUES (%s, %s, %s)"
+            " ON CONFLICT (rel) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256",
+            [(rel, data, sha256(data)) for rel, data in writes.items() if data is not None],
+        )
+    write_parsed(conn, kb, {rel for rel in rels if rel.startswith("reports/")})
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seq)))
+    return seq, float(row[1]), files
 
 
 def export_folder(conn: psycopg.Connection, folder: Path) -> int:
@@ -122,50 +153,6 @@ def _meta(r: Report) -> tuple[int | None, str, str]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _record(
-    conn: psycopg.Connection,
-    actor: str,
-    action: str,
-    target: str,
-    changed: dict[str, dict[str, str | None]],
-    before: dict[str, tuple[bytes, str]],
-) -> int:
-    """The change's row and the bytes it replaces; its sequence number."""
-    row = conn.execute(
-        "INSERT INTO kb_changes (actor, action, target, files) VALUES (%s, %s, %s, %s)"
-        " RETURNING seq",
-        (actor, action, target, json.dumps(changed, ensure_ascii=False)),
-    ).fetchone()
-    assert row is not None
-    seq = int(row[0])
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO kb_file_versions (seq, rel, data) VALUES (%s, %s, %s)",
-            [(seq, rel, before[rel][0]) for rel in changed if rel in before],
-        )
-    return seq
-
-
-def _write_files(
-    conn: psycopg.Connection,
-    files: dict[str, bytes],
-    after: dict[str, str],
-    before: dict[str, tuple[bytes, str]],
-) -> None:
-    gone = [rel for rel in before if rel not in files]
-    conn.execute("DELETE FROM kb_files WHERE rel = ANY(%s)", (gone,))
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO kb_files (rel, data, sha256) VALUES (%s, %s, %s)"
-            " ON CONFLICT (rel) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256",
-            [
-                (rel, data, after[rel])
-                for rel, data in files.items()
-                if rel not in before or before[rel][1] != after[rel]
-            ],
-        )
 
 
 def write_parsed(conn: psycopg.Connection, kb: KnowledgeBase, reports: set[str] | None) -> None:

@@ -10,7 +10,6 @@ NOTIFY. A process killed in the middle leaves the transaction uncommitted: the o
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +22,8 @@ from psycopg_pool import ConnectionPool
 
 from reportqa.db import kb as db_kb
 from reportqa.db.schema import DatabaseError, require_current
-from reportqa.kb import layout, schema, validate
-from reportqa.kb.repository import Change, ChangeRejected, Writes, sha
+from reportqa.kb import layout, validate
+from reportqa.kb.repository import Change, ChangeRejected, Writes, facts_of, undoable
 from reportqa.models import Fact, KnowledgeBase
 
 LOOK_TIMEOUT = 2.0  # seconds a look for changes waits for a connection (the database is down)
@@ -112,14 +111,7 @@ class PgRepository:
         return {rel: data for rel, data in files.items() if layout.is_knowledge_file(rel, manifest)}
 
     def facts(self) -> list[Fact]:
-        data = self.read("facts.yaml")
-        if data is None:
-            return []
-        problems: list[schema.Problem] = []
-        facts = schema.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
-        if problems:
-            raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
-        return list(facts)
+        return facts_of(self.read("facts.yaml"))
 
     def source_owners(self) -> dict[str, str]:
         """raw file name -> the report whose raw file it is."""
@@ -189,16 +181,7 @@ class PgRepository:
     def undo(self, actor: str) -> Change:
         """Restore the files of the latest change not yet undone."""
         with self._transaction() as conn:
-            entries = self.entries()
-            undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
-            done = [
-                e
-                for e in entries
-                if e.status == "done" and e.action != "undo" and e.seq not in undone
-            ]
-            if not done:
-                raise ChangeRejected("没有可以撤销的改动")
-            last = done[-1]
+            last = undoable(self.entries())
             kept = dict(
                 conn.execute(
                     "SELECT rel, data FROM kb_file_versions WHERE seq = %s", (last.seq,)
@@ -216,40 +199,10 @@ class PgRepository:
     def _apply(
         self, actor: str, action: str, target: str, writes: Writes, undoes: int | None = None
     ) -> Change:
-        conn = self._pinned.conn  # inside _transaction
         kb = self.validate_with(writes)
-        before = {rel: self.read(rel) for rel in writes}
-        files = {
-            rel: {"before": sha(before[rel]), "after": sha(data)} for rel, data in writes.items()
-        }
-        row = conn.execute(
-            "INSERT INTO kb_changes (actor, action, target, files, undoes)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING seq, extract(epoch FROM at)",
-            (actor, action, target, json.dumps(files, ensure_ascii=False), undoes),
-        ).fetchone()
-        assert row is not None
-        seq = int(row[0])
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO kb_file_versions (seq, rel, data) VALUES (%s, %s, %s)",
-                [(seq, rel, data) for rel, data in before.items() if data is not None],
-            )
-            cur.executemany(
-                "DELETE FROM kb_files WHERE rel = %s",
-                [(r,) for r, d in writes.items() if d is None],
-            )
-            cur.executemany(
-                "INSERT INTO kb_files (rel, data, sha256) VALUES (%s, %s, %s) ON CONFLICT (rel)"
-                " DO UPDATE SET data = excluded.data, sha256 = excluded.sha256",
-                [
-                    (rel, data, db_kb.sha256(data))
-                    for rel, data in writes.items()
-                    if data is not None
-                ],
-            )
-        db_kb.write_parsed(conn, kb, {rel for rel in writes if rel.startswith("reports/")})
-        conn.execute("SELECT pg_notify(%s, %s)", (db_kb.CHANNEL, str(seq)))
-        return Change(seq, float(row[1]), actor, action, target, files, "done", undoes)
+        conn = self._pinned.conn  # inside _transaction
+        seq, at, files = db_kb.apply_writes(conn, actor, action, target, writes, kb, undoes)
+        return Change(seq, at, actor, action, target, files, "done", undoes)
 
 
 def _record(entry: Change) -> dict[str, Any]:

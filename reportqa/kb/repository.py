@@ -110,6 +110,26 @@ class KnowledgeStore(Protocol):
     def audit_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]: ...
 
 
+def facts_of(data: bytes | None) -> list[Fact]:
+    """The facts in facts.yaml's bytes (ChangeRejected when it has problems: fix it first)."""
+    if data is None:
+        return []
+    problems: list[schema.Problem] = []
+    facts = schema.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
+    if problems:
+        raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
+    return list(facts)
+
+
+def undoable(entries: list[Change]) -> Change:
+    """The latest change that is done and not undone yet (ChangeRejected when none is)."""
+    undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
+    done = [e for e in entries if e.status == "done" and e.action != "undo" and e.seq not in undone]
+    if not done:
+        raise ChangeRejected("没有可以撤销的改动")
+    return done[-1]
+
+
 def sha(data: bytes | None) -> str | None:
     return hashlib.sha256(data).hexdigest()[:16] if data is not None else None
 
@@ -198,14 +218,7 @@ class Repository:
             self._lock.release()
 
     def facts(self) -> list[Fact]:
-        data = self.snapshot().get("facts.yaml")
-        if data is None:
-            return []
-        problems: list[schema.Problem] = []
-        facts = schema.parse_facts(data.decode("utf-8", "replace"), "facts.yaml", problems)
-        if problems:
-            raise ChangeRejected("facts.yaml 有错误，请先修正：" + "; ".join(map(str, problems)))
-        return list(facts)
+        return facts_of(self.snapshot().get("facts.yaml"))
 
     def source_owners(self) -> dict[str, str]:
         """raw file name -> the report whose raw file it is (the first report that names it)."""
@@ -280,16 +293,7 @@ class Repository:
         """Restore the files of the latest change not yet undone."""
         with self.locked():
             self._recover_locked()
-            entries = self.entries()
-            undone = {e.undoes for e in entries if e.action == "undo" and e.status == "done"}
-            done = [
-                e
-                for e in entries
-                if e.status == "done" and e.action != "undo" and e.seq not in undone
-            ]
-            if not done:
-                raise ChangeRejected("没有可以撤销的改动")
-            last = done[-1]
+            last = undoable(self.entries())
             entry_dir = self._entry_dir(last.seq)
             writes: Writes = {}
             for rel, hashes in last.files.items():
