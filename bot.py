@@ -143,12 +143,22 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
     from reportqa.kb.live import LiveKnowledge
 
     if settings.database_url:  # one of many workers: the knowledge base is in PostgreSQL
-        from reportqa.db.listen import Listener
+        import functools
 
-        live = LiveKnowledge(settings.knowledge_dir, store=_store(settings))
+        from reportqa.db.listen import Listener
+        from reportqa.db.state import PgRateLimiter, claim_digest
+
+        store = _store(settings)
+        live = LiveKnowledge(settings.knowledge_dir, store=store)
         Listener(settings.database_url, live.reload).start()  # every change, from any worker
-    else:
-        live = LiveKnowledge(settings.knowledge_dir)
+        service = ChatService(
+            lambda: live.engine,
+            settings.state_dir,
+            PgRateLimiter(store.pool),  # one budget per user across the workers
+            functools.partial(claim_digest, store.pool),
+        )
+        return service, live
+    live = LiveKnowledge(settings.knowledge_dir)
     return ChatService(lambda: live.engine, settings.state_dir), live
 
 

@@ -9,6 +9,7 @@ report) lives in memory.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from reportqa.followup import rewrite
 from reportqa.models import Answer, Report
@@ -45,6 +47,15 @@ class Reply:
     question: str  # the question answered (a follow-up is rewritten in full)
     qid: str
     followup: bool = False
+
+
+class Limiter(Protocol):
+    """A question budget per user: RateLimiter here, or one every worker shares
+    (reportqa.db.state.PgRateLimiter)."""
+
+    limit: int
+
+    def allow(self, user_id: int) -> bool: ...
 
 
 @dataclass
@@ -101,11 +112,14 @@ class ChatService:
         self,
         engine_ref: Callable[[], Engine],
         state_dir: Path | None,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
+        claim_digest: Callable[[datetime.date], bool] | None = None,
     ) -> None:
         self._engine_ref = engine_ref
         self.state_dir = state_dir
-        self.limiter = limiter or RateLimiter()
+        self.limiter: Limiter = limiter or RateLimiter()
+        # whether this process sends a day's digest (many workers: exactly one of them does)
+        self.claim_digest: Callable[[datetime.date], bool] = claim_digest or (lambda _day: True)
         self.chats: dict[int, ChatState] = {}
         self._questions: dict[str, tuple[str, frozenset[str] | None]] = {}
         self._examples: tuple[int, list[str]] | None = None

@@ -4,6 +4,7 @@ daily digest to admins."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 
 from telegram.constants import ParseMode
@@ -17,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 async def digest(context: Context) -> None:
-    """The daily summary for admins (JobQueue)."""
+    """The daily summary for admins (JobQueue); with many workers, one of them sends it."""
+    today = datetime.date.today()
+    if not await asyncio.to_thread(context.bot_data.service.claim_digest, today):
+        return
     text = "📊 每日摘要\n" + stats_text(context)
     for admin in sorted(context.bot_data.settings.admin_ids):
         try:
