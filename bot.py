@@ -685,7 +685,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in CHANGES and not getattr(args, "dry_run", False):
         from reportqa.kb.open import remember_held
 
-        remember_held(settings.knowledge_dir)  # the change then parses only what it changes
+        # the change then parses only what it changes (the database's files, with DATABASE_URL)
+        files = _store(settings).snapshot() if settings.database_url else None
+        remember_held(settings.knowledge_dir, files)
     try:
         return commands[args.command]()
     except ReportQAError as e:

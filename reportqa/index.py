@@ -206,7 +206,7 @@ class Index:
         (folder / "meta.txt").write_text(f"{FORMAT_VERSION}\n{self.n_docs}\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, parts: Any = None) -> Index | None:
+    def load(cls, folder: Path) -> Index | None:
         """The saved index in `folder` (arrays memory-mapped), or None when absent, stale or
         unreadable."""
         try:
@@ -231,4 +231,4 @@ class Index:
             return None
         vocab = {t: i for i, t in enumerate(terms)}
         block = Block(ptr, arrays["docs"], arrays["tf"])
-        return cls.of(vocab, terms, (block,), arrays["lengths"], parts)
+        return cls.of(vocab, terms, (block,), arrays["lengths"])

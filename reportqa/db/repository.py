@@ -11,7 +11,6 @@ NOTIFY. A process killed in the middle leaves the transaction uncommitted: the o
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,15 @@ from psycopg_pool import ConnectionPool
 from reportqa.db import kb as db_kb
 from reportqa.db.schema import DatabaseError, require_current
 from reportqa.kb import layout, validate
-from reportqa.kb.repository import Change, ChangeRejected, Writes, facts_of, undoable
+from reportqa.kb.repository import (
+    Change,
+    ChangeRejected,
+    Writes,
+    audit_record,
+    facts_of,
+    newest_page,
+    undoable,
+)
 from reportqa.models import Fact, KnowledgeBase
 
 LOOK_TIMEOUT = 2.0  # seconds a look for changes waits for a connection (the database is down)
@@ -138,9 +145,8 @@ class PgRepository:
         """Page `page` (1 = the newest) of the changes as audit records, newest last, and how
         many there are in all."""
         entries = self.entries()
-        end = len(entries) - (page - 1) * per_page
-        shown = entries[max(0, end - per_page) : end] if end > 0 else []
-        return [_record(e) for e in shown], len(entries)
+        shown = newest_page(entries, page, per_page)
+        return [audit_record(e, e.status) for e in shown], len(entries)
 
     # ------------------------------------------------------------------ changing
 
@@ -203,16 +209,3 @@ class PgRepository:
         conn = self._pinned.conn  # inside _transaction
         seq, at, files = db_kb.apply_writes(conn, actor, action, target, writes, kb, undoes)
         return Change(seq, at, actor, action, target, files, "done", undoes)
-
-
-def _record(entry: Change) -> dict[str, Any]:
-    """A change as the folder's audit log records it."""
-    return {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.time)),
-        "seq": entry.seq,
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "outcome": entry.status,
-        "files": entry.files,
-    }

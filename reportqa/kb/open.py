@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -41,7 +42,7 @@ from reportqa import index as index_module
 from reportqa import merge, segment
 from reportqa.index import FORMAT_VERSION, Index
 from reportqa.kb import layout, schema, validate
-from reportqa.kb.repository import Repository
+from reportqa.kb.repository import ChangeRejected, Repository, facts_of
 from reportqa.models import Fact, KnowledgeBase, Report
 from reportqa.places import gazetteer
 from reportqa.search import Engine
@@ -79,12 +80,13 @@ def open_engine(
     digest = content_hash(folder, files)
     if store is not None:
         store.wait()  # what this process is still writing there
-        engine = store.load_point(digest, files)
+        engine = store.load_point(store.points / f"{digest}.json", files)
         if engine is not None:
             return engine
-        if previous is None or not isinstance(previous.index.parts, merge.Parts):
-            previous = store.latest_engine(files)
-    opening = _Opening(folder, files, store, previous)
+    held = _Held.of(previous)
+    if store is not None and held is None:
+        held = store.newest_held()
+    opening = _Opening(folder, files, store, held)
     engine = opening.engine()
     if store is not None:  # kept while the engine already answers
         store.keep(digest, engine.index, opening.merged_reports)
@@ -99,31 +101,34 @@ def build(kb: KnowledgeBase) -> Engine:
     return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
 
 
-def remember_reports(files: dict[str, bytes], reports: dict[str, Report]) -> None:
-    """Tell validate the report each report file of `files` holds (`reports` by segment key),
-    so checking a change parses only the files it changes."""
-    for rel, data in files.items():
-        if layout.is_knowledge_file(rel) and rel != "facts.yaml":
-            report = reports.get(segment.segment_key(data))
-            if report is not None:
-                validate.remember(data, report)
+def _report_keys(files: dict[str, bytes]) -> dict[str, str]:
+    """relative path -> segment key of every report file of `files`."""
+    return {
+        rel: segment.segment_key(data)
+        for rel, data in files.items()
+        if layout.is_knowledge_file(rel) and rel != "facts.yaml"
+    }
 
 
-def remember_held(folder: Path) -> None:
-    """Before a change from the command line: what the newest cache point holds is taken as
-    parsed (reading its JSON is faster than parsing the YAML of thousands of reports)."""
-    store = Store(folder / CACHE_DIR)
-    files = layout.knowledge_files(folder)
-    for path in store.newest_points()[:1]:
-        point = store.read_point(path)
-        loaded = store.load_base(point[0]) if point else None
-        if point is None or loaded is None:
-            return
-        reports = loaded[1]
-        for key in point[1]:
-            if key not in reports and (seg := store.segment(key)) is not None:
-                reports[key] = seg.report
-        remember_reports(files, reports)
+def remember_reports(
+    files: dict[str, bytes], reports: dict[str, Report], keys: dict[str, str] | None = None
+) -> None:
+    """Tell validate the report each report file of `files` holds (`reports` by segment key;
+    `keys` the files' keys when known), so checking a change parses only what it changes."""
+    for rel, key in (keys if keys is not None else _report_keys(files)).items():
+        report = reports.get(key)
+        if report is not None:
+            validate.remember(files[rel], report)
+
+
+def remember_held(folder: Path, files: dict[str, bytes] | None = None) -> None:
+    """Before a change from the command line: the reports the newest cache point holds are
+    taken as parsed for the files (default: the folder's) that have their bytes (reading the
+    point's JSON is faster than parsing the YAML of thousands of reports)."""
+    held = Store(folder / CACHE_DIR).newest_held()
+    if held is not None:
+        reports = dict(zip(held.index.parts.order, held.reports, strict=True))
+        remember_reports(files if files is not None else layout.knowledge_files(folder), reports)
 
 
 def _key_of(report: Report) -> str:
@@ -147,29 +152,38 @@ def _report_rel(report_id: str) -> str:
     return f"reports/{report_id}.yaml"
 
 
+@dataclass(frozen=True)
+class _Held:
+    """An index made of segments and its reports, in its order: what an update starts from."""
+
+    index: Index
+    reports: tuple[Report, ...]
+
+    @classmethod
+    def of(cls, engine: Engine | None) -> _Held | None:
+        if engine is None or not isinstance(engine.index.parts, merge.Parts):
+            return None
+        return cls(engine.index, engine.kb.reports)
+
+
 class _Opening:
     """One opening of a content with no point: parse and cut what is new, check the whole,
-    update `previous` or merge everything."""
+    update what is held or merge everything."""
 
     def __init__(
         self,
         folder: Path,
         files: dict[str, bytes],
         store: Store | None,
-        previous: Engine | None,
+        held: _Held | None,
     ) -> None:
-        self.folder, self.files, self.store = folder, files, store
-        self.keys = {
-            rel: segment.segment_key(data)
-            for rel, data in files.items()
-            if layout.is_knowledge_file(rel) and rel != "facts.yaml"
-        }
-        self.previous = previous if previous and previous.index.parts else None
+        self.folder, self.files, self.store, self.held = folder, files, store, held
+        self.keys = _report_keys(files)
         self.reports: dict[str, Report] = {}  # key -> its report, parsed
         self.segments: dict[str, Segment] = {}  # key -> segments at hand
-        if self.previous is not None:
-            parts: merge.Parts = self.previous.index.parts
-            self.reports = dict(zip(parts.order, self.previous.kb.reports, strict=True))
+        if held is not None:
+            parts: merge.Parts = held.index.parts
+            self.reports = dict(zip(parts.order, held.reports, strict=True))
             self.segments = {s.key: s for s in parts.tail}
         self._tokenizer: Tokenizer | None = None
         self.merged_reports: list[str] | None = None  # set when everything was merged
@@ -181,15 +195,15 @@ class _Opening:
             self.segments[seg.key] = seg
             self.reports[seg.key] = seg.report
         t1 = time.perf_counter()
-        remember_reports(self.files, self.reports)  # only the checks across files remain
+        remember_reports(self.files, self.reports, self.keys)  # only checks across files remain
         kb, problems = validate.check(self.folder, overlay=dict(self.files), exact=True)
         if kb is None:
             raise schema.KnowledgeError(problems)
         order = [self.keys[_report_rel(r.report_id)] for r in kb.reports]
         index = None
-        if self.previous is not None:
+        if self.held is not None:
             fresh = {k: self.segments[k] for k in order if k in self.segments}
-            index = merge.update(self.previous.index, order, fresh, self._segment)
+            index = merge.update(self.held.index, order, fresh, self._segment)
         if index is None:
             index = self._full(order)
         t2 = time.perf_counter()
@@ -447,18 +461,25 @@ class Store:
         _try(lambda: _write_atomic(self.points / f"{digest}.json", json.dumps(point)))
         self.prune(keep=digest)
 
-    def load_point(
-        self, digest: str, files: dict[str, bytes], path: Path | None = None
-    ) -> Engine | None:
-        """The engine of a content from its point (None when absent or unusable)."""
-        point = self.read_point(path or self.points / f"{digest}.json")
-        if point is None:
+    def load_point(self, path: Path, files: dict[str, bytes]) -> Engine | None:
+        """The engine of the content `files` from its point (None when absent or unusable)."""
+        held = self._held(path)
+        facts = _facts(files)
+        if held is None or facts is None:
             return None
-        base_id, order = point
-        loaded = self.load_base(base_id)
-        if loaded is None:
+        parts: merge.Parts = held.index.parts
+        remember_reports(files, dict(zip(parts.order, held.reports, strict=True)))
+        kb = KnowledgeBase(held.reports, facts)
+        return Engine(kb, held.index, Tokenizer(parts.words()), gazetteer())
+
+    def _held(self, path: Path) -> _Held | None:
+        """A point's index (the base updated by its tail) and reports (None when unusable)."""
+        point = self.read_point(path)
+        loaded = self.load_base(point[0]) if point else None
+        if point is None or loaded is None:
             return None
         index, reports = loaded
+        order = point[1]
         if order != index.parts.base_keys:
             fresh = {}
             for key in order:
@@ -474,13 +495,7 @@ class Store:
             if updated is None:
                 return None
             index = updated
-        facts = _facts(files)
-        if facts is None:
-            return None
-        kb = KnowledgeBase(tuple(reports[k] for k in order), facts)
-        if digest:  # the content of `files` itself: its reports are parsed
-            remember_reports(files, reports)
-        return Engine(kb, index, Tokenizer(index.parts.words()), gazetteer())
+        return _Held(index, tuple(reports[k] for k in order))
 
     def read_point(self, path: Path) -> tuple[str, tuple[str, ...]] | None:
         """A point's base and live segments (None when absent or unreadable)."""
@@ -492,13 +507,13 @@ class Store:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def latest_engine(self, files: dict[str, bytes]) -> Engine | None:
-        """The engine of the newest point that loads (another content, to update from); the
-        facts of `files` stand in for its own, which do not matter for the index."""
+    def newest_held(self) -> _Held | None:
+        """The index and reports of the newest point that loads (another content, to update
+        from)."""
         for path in self.newest_points()[:KEEP_POINTS]:
-            engine = self.load_point("", files, path)
-            if engine is not None:
-                return engine
+            held = self._held(path)
+            if held is not None:
+                return held
         return None
 
     def _required(self, key: str) -> Segment:
@@ -528,12 +543,14 @@ class Store:
         needed_bases: set[str] = set()
         needed_keys: set[str] = set()
         for path in kept:
-            try:
-                point = json.loads(path.read_text("utf-8"))
-                needed_bases.add(point["base"])
-                needed_keys.update(point["order"])
-                meta = json.loads((self.bases / point["base"] / "parts.json").read_text("utf-8"))
-                needed_keys.update(meta["keys"])  # a removed report's terms leave the stats
+            point = self.read_point(path)
+            if point is None:
+                continue
+            needed_bases.add(point[0])
+            needed_keys.update(point[1])
+            try:  # a removed report's terms leave the statistics: its segment is needed
+                meta = json.loads((self.bases / point[0] / "parts.json").read_text("utf-8"))
+                needed_keys.update(meta["keys"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         now = time.time()
@@ -552,13 +569,11 @@ class Store:
 
 
 def _facts(files: dict[str, bytes]) -> tuple[Fact, ...] | None:
-    data = files.get("facts.yaml")
-    if data is None:
-        return ()
-    problems: list[schema.Problem] = []
-    text = schema.read_text(Path("facts.yaml"), problems, data)
-    facts = schema.parse_facts(text or "", "facts.yaml", problems)
-    return None if problems else facts
+    """The facts of `files` (None when facts.yaml has problems: a full open reports them)."""
+    try:
+        return tuple(facts_of(files.get("facts.yaml")))
+    except ChangeRejected:
+        return None
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -110,6 +110,25 @@ class KnowledgeStore(Protocol):
     def audit_page(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]: ...
 
 
+def audit_record(entry: Change, outcome: str) -> dict[str, Any]:
+    """A change as the audit log records it (and `history` lists it)."""
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.time)),
+        "seq": entry.seq,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "outcome": outcome,
+        "files": entry.files,
+    }
+
+
+def newest_page(items: list[Any], page: int, per_page: int) -> list[Any]:
+    """Page `page` (1 = the newest) of items kept oldest first, newest last."""
+    end = len(items) - (page - 1) * per_page
+    return items[max(0, end - per_page) : end] if end > 0 else []
+
+
 def facts_of(data: bytes | None) -> list[Fact]:
     """The facts in facts.yaml's bytes (ChangeRejected when it has problems: fix it first)."""
     if data is None:
@@ -251,8 +270,7 @@ class Repository:
         """Page `page` (1 = the newest) of the audit records, newest last, and how many
         records there are in all."""
         records = self._audit_records()
-        end = len(records) - (page - 1) * per_page
-        return (records[max(0, end - per_page) : end] if end > 0 else []), len(records)
+        return newest_page(records, page, per_page), len(records)
 
     def _audit_records(self) -> list[dict[str, Any]]:
         path = self.history / AUDIT
@@ -410,15 +428,7 @@ class Repository:
         self._write_manifest(Change(**{**entry.__dict__, "status": status}))
 
     def _audit(self, entry: Change, outcome: str) -> None:
-        record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.time)),
-            "seq": entry.seq,
-            "actor": entry.actor,
-            "action": entry.action,
-            "target": entry.target,
-            "outcome": outcome,
-            "files": entry.files,
-        }
+        record = audit_record(entry, outcome)
         self.history.mkdir(parents=True, exist_ok=True)
         with (self.history / AUDIT).open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
