@@ -36,7 +36,7 @@ FORMAT = "seg3"
 SUFFIX = ".npz"
 # What a segment's content depends on: how a report file is parsed and kept (the Report stored
 # in it) and how its text is normalised and cut.
-_CODE = ("segment.py", "tokenize.py", "normalize.py", "models.py", "kb/schema.py")
+_CODE = ("segment.py", "tokenize.py", "cut.py", "normalize.py", "models.py", "kb/schema.py")
 
 
 @lru_cache(maxsize=1)

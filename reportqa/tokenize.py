@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import jieba
 
+from reportqa.cut import cut
+
 if TYPE_CHECKING:
     from reportqa.models import KnowledgeBase, Report
 
@@ -178,15 +180,20 @@ class Tokenizer:
         finally:
             _unset_words(self._jieba.FREQ, saved)
 
+    def cut(self, text: str) -> list[str]:
+        """Every jieba token of text, as `jieba.Tokenizer.cut(text, HMM=True)` gives them
+        (reportqa.cut: the same tokens, faster)."""
+        return cut(text, self._jieba.FREQ, self._jieba.total)
+
     def words(self, text: str) -> list[str]:
         """jieba words of normalised text, without punctuation and particles."""
-        return [w for w in self._jieba.cut(text, HMM=True) if _is_word(w)]
+        return [w for w in self.cut(text) if _is_word(w)]
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """Every jieba token of normalised text with its offsets (nothing filtered)."""
         out = []
         pos = 0
-        for token in self._jieba.cut(text, HMM=True):
+        for token in self.cut(text):
             out.append((pos, pos + len(token), token))
             pos += len(token)
         return out
@@ -197,7 +204,7 @@ class Tokenizer:
         names = _dictionary_names()
         return [
             w
-            for w in self._jieba.cut(text, HMM=True)
+            for w in self.cut(text)
             if 2 <= len(w) <= 3 and (w in names or not self._jieba.FREQ.get(w))
         ]
 
