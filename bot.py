@@ -70,6 +70,9 @@ def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> No
     handler = logging.StreamHandler(sys.stderr)
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets or [])
     handler.setFormatter(formatter)
+    # PTB's loggers are set to DEBUG below (for its retry loop); without -v their DEBUG lines
+    # (every update's text, every call's parameters) stop here
+    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -138,15 +141,16 @@ def _stdin_lines() -> Iterator[str]:
 
 
 def _service(settings: Settings):  # type: ignore[no-untyped-def]
-    """The chat service over the live knowledge base (which can be swapped while running)."""
+    """The chat service over the live knowledge base (which can be swapped while running),
+    the live knowledge base, and where admin work under way is kept (None: in the process)."""
     from chat import ChatService
     from reportqa.kb.live import LiveKnowledge
 
-    if settings.database_url:  # one of many workers: the knowledge base is in PostgreSQL
+    if settings.database_url:  # one of many workers: knowledge and state in PostgreSQL
         import functools
 
         from reportqa.db.listen import Listener
-        from reportqa.db.state import PgRateLimiter, claim_digest
+        from reportqa.db.state import PgConversations, PgRateLimiter, PgSteps, claim_digest
 
         store = _store(settings)
         live = LiveKnowledge(settings.knowledge_dir, store=store)
@@ -156,16 +160,17 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
             settings.state_dir,
             PgRateLimiter(store.pool),  # one budget per user across the workers
             functools.partial(claim_digest, store.pool),
+            PgConversations(store.pool),  # a conversation goes on on any worker
         )
-        return service, live
+        return service, live, PgSteps(store.pool)
     live = LiveKnowledge(settings.knowledge_dir)
-    return ChatService(lambda: live.engine, settings.state_dir), live
+    return ChatService(lambda: live.engine, settings.state_dir), live, None
 
 
 def cmd_console(settings: Settings) -> int:
     from console import Console
 
-    service, _ = _service(settings)
+    service, _, _ = _service(settings)
     console = Console(service)
     n = len(service.engine.kb.reports)
     print(
@@ -510,9 +515,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from reportqa.sandbox import Sandbox
     from telegram_app import ALLOWED_UPDATES, build_application
 
-    service, live = _service(settings)
+    service, live, steps = _service(settings)
     sandbox = Sandbox() if settings.admin_ids else None  # only admins upload files
-    app = build_application(settings, service, live, sandbox)
+    app = build_application(settings, service, live, sandbox, steps)
     try:
         if getattr(args, "webhook_url", None):
             from urllib.parse import urlparse
@@ -522,7 +527,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 port=args.port,
                 url_path=urlparse(args.webhook_url).path.lstrip("/"),
                 webhook_url=args.webhook_url,
-                secret_token=args.secret,
+                secret_token=args.secret or settings.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=-1,  # Telegram unreachable at start: retry with backoff
             )
@@ -559,7 +564,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook-url", help="serve a webhook at this public URL instead of polling")
     run.add_argument("--port", type=int, default=8443, help="webhook port (default 8443)")
     run.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
-    run.add_argument("--secret", help="webhook secret token (X-Telegram-Bot-Api-Secret-Token)")
+    run.add_argument(
+        "--secret",
+        help="webhook secret token (X-Telegram-Bot-Api-Secret-Token); "
+        "better TELEGRAM_WEBHOOK_SECRET, which no process list shows",
+    )
     sub.add_parser("console", help="console chat")
     ask = sub.add_parser("ask", help="answer questions (arguments, or stdin one per line)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
@@ -663,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
         return 2
-    setup_logging(args.verbose, [settings.token or ""])
+    setup_logging(args.verbose, [*settings.secrets(), getattr(args, "secret", None) or ""])
     from reportqa.models import ReportQAError
 
     commands = {

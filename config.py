@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_KNOWLEDGE = Path(__file__).resolve().parent / "knowledge"
 DEFAULT_STATE = Path(__file__).resolve().parent / "data"
+
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
 
 
 class ConfigError(ValueError):
@@ -23,6 +28,7 @@ class Settings:
     state_dir: Path = DEFAULT_STATE
     flood_limit: float = 30.0  # messages a second sent to Telegram; 0 turns the limiter off
     database_url: str | None = None  # postgresql://… : PostgreSQL for many workers
+    webhook_secret: str | None = None  # what Telegram sends with each update to the webhook
 
     def __repr__(self) -> str:  # never show the token, nor the database's password
         return (
@@ -30,8 +36,14 @@ class Settings:
             f"token={'***' if self.token else None}, "
             f"admin_ids={sorted(self.admin_ids)}, api_base_url={self.api_base_url}, "
             f"state_dir={self.state_dir!s}, flood_limit={self.flood_limit}, "
-            f"database_url={'***' if self.database_url else None})"
+            f"database_url={'***' if self.database_url else None}, "
+            f"webhook_secret={'***' if self.webhook_secret else None})"
         )
+
+    def secrets(self) -> list[str]:
+        """What must never reach a log: the token, the webhook secret, the database password."""
+        password = urlsplit(self.database_url).password if self.database_url else None
+        return [s for s in (self.token, self.webhook_secret, password) if s]
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -71,4 +83,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     database = (env.get("DATABASE_URL") or "").strip() or None
     if database is not None and not database.startswith(("postgresql://", "postgres://")):
         raise ConfigError("DATABASE_URL 必须以 postgresql:// 开头（PostgreSQL 连接串）")
-    return Settings(knowledge, token, frozenset(admins), base, state, flood, database)
+    secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip() or None
+    if secret is not None and not WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET 只能由 1–256 个字母、数字、_ 和 - 组成")
+    return Settings(knowledge, token, frozenset(admins), base, state, flood, database, secret)

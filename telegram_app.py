@@ -19,6 +19,7 @@ from reportqa.kb.changes import warm_up
 from reportqa.kb.live import LiveKnowledge
 from reportqa.models import ReportQAError
 from reportqa.sandbox import Sandbox
+from reportqa.steps import Steps
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
@@ -28,9 +29,14 @@ ADMIN_COMMANDS = [BotCommand(c.name, c.menu) for c in commands.ADMIN_COMMANDS]
 
 
 def build_application(
-    settings: Settings, service: ChatService, live: LiveKnowledge, sandbox: Sandbox | None = None
+    settings: Settings,
+    service: ChatService,
+    live: LiveKnowledge,
+    sandbox: Sandbox | None = None,
+    steps: Steps | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The bot, ready to run_polling() or run_webhook(); uploads are read in `sandbox`."""
+    """The bot, ready to run_polling() or run_webhook(); uploads are read in `sandbox`; admin
+    work under way is kept in `steps` (None: in this process)."""
     assert settings.token is not None
     builder = (
         ApplicationBuilder()
@@ -45,7 +51,7 @@ def build_application(
         limiter = AIORateLimiter(overall_max_rate=settings.flood_limit, max_retries=3)
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
-    app.bot_data.attach(service, settings, live, sandbox)
+    app.bot_data.attach(service, settings, live, sandbox, steps)
     register(app, settings.admin_ids)
     return app
 

@@ -42,18 +42,16 @@ def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: igno
     admins = filters.User(user_id=admin_ids, allow_empty=False)
     private = filters.ChatType.PRIVATE
     text = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
-    app.add_handler(MessageHandler(private & text & admins, dialogue.on_admin_text), group=-1)
+    app.add_handler(MessageHandler(text & admins, dialogue.on_admin_text), group=-1)
 
     for command in USER_COMMANDS:
         app.add_handler(CommandHandler(command.name, handler_of(command)))
     # Admin work (saving, reloading the index, reading an upload) can take seconds: those
     # handlers run with block=False, so other chats' updates are handled meanwhile.
-    app.add_handler(facts.addfact_dialogue(admins))  # before the question handlers
     for command in ADMIN_COMMANDS:  # admins only (checked again inside)
-        if command.name == "addfact":
-            continue  # the dialogue's entry point
+        blocking = command.name == "addfact"  # its dialogue is open before the next message
         app.add_handler(
-            CommandHandler(command.name, handler_of(command), filters=admins, block=False)
+            CommandHandler(command.name, handler_of(command), filters=admins, block=blocking)
         )
     everyone_else = [c.name for c in ADMIN_COMMANDS]
     app.add_handler(CommandHandler(everyone_else, admin.refuse))

@@ -8,7 +8,6 @@ import time
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-import chat
 from handlers import callbacks, views
 from handlers.admin import (
     actor,
@@ -147,11 +146,11 @@ def stats_text(context: Context) -> str:
     bot_data = context.bot_data
     engine = bot_data.live.engine
     kb = engine.kb
-    state = bot_data.settings.state_dir
+    conversations = bot_data.service.conversations
     now = time.time()
     today = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
-    day = chat.usage(state, today)
-    week = chat.usage(state, today - 6 * 86400)
+    day = conversations.usage(today)
+    week = conversations.usage(today - 6 * 86400)
     records = bot_data.repo.audit(limit=1)
     last = (
         f"#{records[-1].get('seq')} {str(records[-1].get('time'))[:16]} "
@@ -179,7 +178,7 @@ async def on_kbstats(update: Update, context: Context, message: Message) -> None
 
 @admin_command
 async def on_unanswered(update: Update, context: Context, message: Message) -> None:
-    recent, frequent = chat.unanswered(context.bot_data.settings.state_dir)
+    recent, frequent = context.bot_data.service.conversations.unanswered()
     if not recent:
         await send(message, "目前没有未能回答的问题。")
         return
@@ -190,7 +189,7 @@ async def on_unanswered(update: Update, context: Context, message: Message) -> N
 
 @admin_command
 async def on_feedback(update: Update, context: Context, message: Message) -> None:
-    votes = chat.negative_feedback(context.bot_data.settings.state_dir)
+    votes = context.bot_data.service.conversations.negative_feedback()
     if not votes:
         await send(message, "目前没有被点 👎 的回答。")
         return

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -13,21 +11,9 @@ from config import Settings
 from reportqa.kb.live import LiveKnowledge
 from reportqa.kb.repository import KnowledgeStore, Repository
 from reportqa.sandbox import Sandbox
+from reportqa.steps import MemorySteps, PendingUpload, Steps
 
-if TYPE_CHECKING:
-    from reportqa.kb.changes import Prepared
-
-
-@dataclass
-class PendingUpload:
-    """An upload waiting for 确认入库: its preview, the bytes, and who uploaded it."""
-
-    prepared: Prepared
-    data: bytes
-    name: str
-    admin: int
-    flags: dict[str, Any] = field(default_factory=dict)
-    created: float = field(default_factory=time.time)
+__all__ = ["BotData", "Context", "PendingUpload"]
 
 
 class BotData:
@@ -42,7 +28,7 @@ class BotData:
         self._settings: Settings | None = None
         self._live: LiveKnowledge | None = None
         self.sandbox: Sandbox | None = None  # where uploads are extracted (None: in-process)
-        self.pending: dict[str, PendingUpload] = {}  # uploads waiting for 确认入库
+        self.steps: Steps = MemorySteps()  # uploads waiting for 确认入库, open admin dialogues
 
     def attach(
         self,
@@ -50,11 +36,14 @@ class BotData:
         settings: Settings,
         live: LiveKnowledge,
         sandbox: Sandbox | None = None,
+        steps: Steps | None = None,
     ) -> None:
         self._service = service
         self._settings = settings
         self._live = live
         self.sandbox = sandbox
+        if steps is not None:  # shared by every worker (DATABASE_URL)
+            self.steps = steps
 
     @property
     def live(self) -> LiveKnowledge:
@@ -65,12 +54,6 @@ class BotData:
         """Where the knowledge base is kept: PostgreSQL (DATABASE_URL) or the folder."""
         store = self.live.store
         return store if store is not None else Repository(self.settings.knowledge_dir)
-
-    def expire_uploads(self, ttl: float) -> None:
-        now = time.time()
-        for token, upload in list(self.pending.items()):
-            if now - upload.created > ttl:
-                del self.pending[token]
 
     @property
     def service(self) -> ChatService:

@@ -23,6 +23,7 @@ from reportqa.kb import changes
 from reportqa.kb.changes import Prepared
 from reportqa.models import Report
 from reportqa.sandbox import LimitExceeded
+from reportqa.steps import Dialogue
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -74,9 +75,9 @@ async def preview(
     except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
         return
-    bot_data.expire_uploads(PENDING_TTL)
+    bot_data.steps.expire_uploads(PENDING_TTL)
     token = secrets.token_hex(4)
-    bot_data.pending[token] = PendingUpload(prepared, data, name, admin, flags)
+    bot_data.steps.put_upload(token, PendingUpload(prepared, data, name, admin, flags))
     await send(
         message,
         preview_text(prepared, bot_data.live.engine.kb.report(prepared.report.report_id)),
@@ -150,7 +151,8 @@ async def _pressed(update: Update, context: Context, take: bool = False) -> _Pre
     if pressed is None or query is None:
         return None
     args, message = pressed
-    upload = context.bot_data.pending.get(args[0])
+    steps = context.bot_data.steps
+    upload = steps.upload(args[0])
     if upload is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
         return None
@@ -160,8 +162,9 @@ async def _pressed(update: Update, context: Context, take: bool = False) -> _Pre
         )
         await query.answer(NOT_YOURS, show_alert=True)
         return None
-    if take:
-        context.bot_data.pending.pop(args[0], None)
+    if take and steps.take_upload(args[0]) is None:  # another press took it meanwhile
+        await query.answer("这个预览已经处理过了。", show_alert=True)
+        return None
     return _Press(query, args, message, upload)
 
 
@@ -212,27 +215,34 @@ async def on_upload_field(update: Update, context: Context) -> None:
         return
     await press.query.answer()
     token, key = press.args
-    if key in FIELDS and context.chat_data is not None:
-        context.chat_data["editing"] = (token, key)
+    if key in FIELDS:
+        editing = {"kind": "editing", "token": token, "field": key}
+        chat, admin = press.message.chat.id, press.query.from_user.id
+        context.bot_data.steps.set_dialogue(chat, admin, editing)
         await send(press.message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
 
 
-async def correction(update: Update, message: Message, context: Context, text: str) -> None:
+async def correction(
+    update: Update, message: Message, context: Context, text: str, dialogue: Dialogue
+) -> None:
     """The new value of the field being corrected (修改<field>): a new preview, in the
     background; 取消 gives up, a bad year is asked again."""
-    chat_data = context.chat_data
-    assert chat_data is not None
-    token, key = chat_data.pop("editing")
-    upload = context.bot_data.pending.pop(token, None)
-    if text == "取消" or upload is None:
-        await send(message, "已放弃修改。" if upload else "这个预览已过期，请重新发送文件。")
+    token, key = str(dialogue["token"]), str(dialogue["field"])
+    steps = context.bot_data.steps
+    admin = update.effective_user.id if update.effective_user else 0
+    if text == "取消":  # the preview and its buttons stay as they were
+        steps.set_dialogue(message.chat.id, admin, None)
+        await send(message, "已放弃修改。")
+        return
+    if key == "year" and not (text.isdigit() and 1949 <= int(text) <= 2100):
+        await send(message, "年份应为四位数字，例如 2021，请重新发送：")
+        return  # the dialogue stays open
+    steps.set_dialogue(message.chat.id, admin, None)
+    upload = steps.take_upload(token)
+    if upload is None:
+        await send(message, "这个预览已过期，请重新发送文件。")
         return
     flags = dict(upload.flags)
-    if key == "year" and not (text.isdigit() and 1949 <= int(text) <= 2100):
-        context.bot_data.pending[token] = upload
-        chat_data["editing"] = (token, key)
-        await send(message, "年份应为四位数字，例如 2021，请重新发送：")
-        return
     flags[key] = int(text) if key == "year" else text
     again = preview(message, context, upload.data, upload.name, flags, upload.admin)
     context.application.create_task(again, update=update)  # slow: not in the way

@@ -117,6 +117,8 @@ def test_a_malformed_setting_stops_the_start_with_one_clear_message() -> None:
         ("TELEGRAM_BOT_TOKEN", "not-a-token", "TELEGRAM_BOT_TOKEN"),
         ("TELEGRAM_API_BASE_URL", "ftp://x", "TELEGRAM_API_BASE_URL"),
         ("TELEGRAM_FLOOD_LIMIT", "fast", "TELEGRAM_FLOOD_LIMIT"),
+        ("TELEGRAM_WEBHOOK_SECRET", "has spaces!", "TELEGRAM_WEBHOOK_SECRET"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
     ]:
         res = subprocess.run(
             [sys.executable, "bot.py"],
@@ -130,3 +132,19 @@ def test_a_malformed_setting_stops_the_start_with_one_clear_message() -> None:
         assert res.returncode == 2, (key, res.stderr)
         assert words in res.stderr and "Traceback" not in res.stderr
         assert res.stderr.strip().count("\n") == 0  # one line
+
+
+def test_secrets_are_known_and_never_shown() -> None:
+    from config import load_settings
+
+    settings = load_settings(
+        {
+            "TELEGRAM_BOT_TOKEN": "1:tok-en",
+            "TELEGRAM_WEBHOOK_SECRET": "hook_secret-1",
+            "DATABASE_URL": "postgresql://bot:pa55word@db.internal/reportqa",
+        }
+    )
+    assert settings.secrets() == ["1:tok-en", "hook_secret-1", "pa55word"]
+    shown = repr(settings)
+    assert not any(secret in shown for secret in settings.secrets())
+    assert load_settings({}).secrets() == []

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import render
-from chat import MAX_RESULTS, ChatService
+from chat import MAX_RESULTS, ChatService, ChatState
 from handlers import views
 from reportqa.models import Answer, Fact, Hit, Passage, Reason, Report
 from reportqa.search import Engine
@@ -466,7 +466,7 @@ def chat_service(engine: Engine) -> ChatService:
 
 
 def check_reply_renders(service: ChatService, text: str, previous: str | None) -> None:
-    service.chats.clear()
+    service.conversations.save_chat(1, ChatState())
     if previous:
         service.ask(1, 1, previous, MAX_RESULTS)
     reply = service.ask(1, 1, text, MAX_RESULTS)

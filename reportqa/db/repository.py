@@ -42,7 +42,7 @@ class PgRepository:
     threads: each call takes a connection of its own from a small pool (a change keeps one for
     its whole transaction, and `compute` reads through it)."""
 
-    def __init__(self, url: str, folder: Path, max_connections: int = 4) -> None:
+    def __init__(self, url: str, folder: Path, max_connections: int = 8) -> None:
         self.folder = folder
         self.pool = ConnectionPool(
             url,
@@ -50,6 +50,11 @@ class PgRepository:
             max_size=max_connections,
             kwargs={"autocommit": True, "connect_timeout": 10},
             open=False,
+            # after a restart of the server: a connection is checked before it is handed out,
+            # and a lost one is sought again for a few seconds at a time, not with a backoff
+            # that grows for minutes (the next request starts a new search)
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=5.0,
         )
         try:
             self.pool.open(wait=True, timeout=15)
