@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT_DIR
-
 from tests.botapi import BotApiStub
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 class BotProcess:
@@ -47,14 +47,22 @@ class BotProcess:
         if self.admins:
             env["BOT_ADMIN_IDS"] = ",".join(map(str, self.admins))
         self.proc = subprocess.Popen(
-            [sys.executable, "bot.py"],
+            [sys.executable, "bot.py", *self.args()],
             cwd=ROOT_DIR,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("ab"),
         )
         if wait:
-            self.stub.wait_polling(timeout=60)
+            self.wait_ready()
+
+    def args(self) -> list[str]:
+        """`bot.py`'s arguments (none: long polling)."""
+        return []
+
+    def wait_ready(self) -> None:
+        """Until the bot takes updates (it polls)."""
+        self.stub.wait_polling(timeout=60)
 
     def stop(self) -> None:
         if self.proc is None:

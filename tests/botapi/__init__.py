@@ -19,8 +19,7 @@ getUpdates, setWebhook, deleteWebhook, setMyCommands, sendMessage, editMessageTe
 editMessageReplyMarkup, sendChatAction, answerCallbackQuery, answerInlineQuery, getFile) and
 file downloads; any other method gets Telegram's 404 "Not Found: method not found". Nor are
 simulated: the Markdown parse modes (a 400 says so), file uploads (multipart/form-data, a 400),
-webhook delivery (``setWebhook`` is only recorded, and -- like Telegram -- makes ``getUpdates``
-fail with 409), group privacy mode (every pushed update is delivered), media other than the
+group privacy mode (every pushed update is delivered), media other than the
 documents users send, automatic url/hashtag entities in the bot's own messages, rate limits
 (inject them with :meth:`BotApiStub.fail_next`).
 
@@ -28,7 +27,8 @@ The modules: ``entities`` (UTF-16 lengths, user-side entities), ``html_parse`` (
 mode), ``formatting`` (text and keyboard checks), ``params`` (request decoding), ``calls``
 (records, errors, faults), ``server`` (HTTP), ``state`` (the data), ``users`` / ``observe``
 (the test's two sides), ``session`` / ``messages`` / ``queries`` / ``files`` (the Bot API
-methods), ``stub`` (:class:`BotApiStub`).
+methods), ``webhook`` (delivery to a webhook the test routes; like Telegram, a webhook makes
+``getUpdates`` fail with 409), ``stub`` (:class:`BotApiStub`).
 """
 
 from tests.botapi.calls import ApiError, Call

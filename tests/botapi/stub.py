@@ -17,9 +17,18 @@ from tests.botapi.server import Server
 from tests.botapi.session import SessionMethods
 from tests.botapi.state import Method
 from tests.botapi.users import UserSide
+from tests.botapi.webhook import WebhookDelivery
 
 
-class BotApiStub(UserSide, Observer, SessionMethods, MessageMethods, QueryMethods, FileMethods):
+class BotApiStub(
+    UserSide,
+    Observer,
+    SessionMethods,
+    MessageMethods,
+    QueryMethods,
+    FileMethods,
+    WebhookDelivery,
+):
     """A Bot API server on 127.0.0.1 that the bot under test can poll and call.
 
     Use as a context manager (or :meth:`start` / :meth:`stop`)::
@@ -45,6 +54,7 @@ class BotApiStub(UserSide, Observer, SessionMethods, MessageMethods, QueryMethod
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
             raise ValueError("token must look like 123456:ABC-def")
         super().__init__(token, bot_username, bot_first_name)
+        self._webhook_init()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         methods: dict[str, Method] = {
