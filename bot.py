@@ -149,20 +149,23 @@ def _service(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.database_url:  # one of many workers: knowledge and state in PostgreSQL
         import functools
 
+        from reportqa.db.conversations import PgConversations
         from reportqa.db.listen import Listener
-        from reportqa.db.state import PgConversations, PgRateLimiter, PgSteps, claim_digest
+        from reportqa.db.state import PgRateLimiter, claim_digest, state_pool
+        from reportqa.db.steps import PgSteps
 
         store = _store(settings)
         live = LiveKnowledge(settings.knowledge_dir, store=store)
         Listener(settings.database_url, live.reload).start()  # every change, from any worker
+        pool = state_pool(settings.database_url)  # its own: a long change never holds it up
         service = ChatService(
             lambda: live.engine,
             settings.state_dir,
-            PgRateLimiter(store.pool),  # one budget per user across the workers
-            functools.partial(claim_digest, store.pool),
-            PgConversations(store.pool),  # a conversation goes on on any worker
+            PgRateLimiter(pool),  # one budget per user across the workers
+            functools.partial(claim_digest, pool),
+            PgConversations(pool),  # a conversation goes on on any worker
         )
-        return service, live, PgSteps(store.pool)
+        return service, live, PgSteps(pool)
     live = LiveKnowledge(settings.knowledge_dir)
     return ChatService(lambda: live.engine, settings.state_dir), live, None
 

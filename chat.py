@@ -137,8 +137,8 @@ class ChatService:
             if rewritten:
                 question, followup = rewritten, True
         reply = self.answer(question, state.scope, top, engine)
-        state.previous = question
-        self.conversations.save_chat(chat_id, state)
+        # only the previous question: a restriction chosen meanwhile (on another worker) stays
+        self.conversations.set_previous(chat_id, question)
         self._log_question(reply, state.scope, chat_id, user_id)
         return Reply(reply.answer, question, reply.qid, followup)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -42,8 +43,15 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """What must never reach a log: the token, the webhook secret, the database password."""
-        password = urlsplit(self.database_url).password if self.database_url else None
-        return [s for s in (self.token, self.webhook_secret, password) if s]
+        found = [self.token, self.webhook_secret]
+        if self.database_url:  # as written (percent-encoded) and as libpq reads it
+            found.append(urlsplit(self.database_url).password)
+            import psycopg
+            from psycopg.conninfo import conninfo_to_dict
+
+            with contextlib.suppress(psycopg.Error):  # a malformed URL: its own error comes later
+                found.append(str(conninfo_to_dict(self.database_url).get("password") or ""))
+        return list(dict.fromkeys(s for s in found if s))
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -82,7 +82,7 @@ async def answer_message(
     service = context.bot_data.service
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
-    if not service.allow(user_id):
+    if not await asyncio.to_thread(service.allow, user_id):
         await send(message, TOO_FAST.format(limit=service.limiter.limit))
         return
     kind = chat.classify(text)
@@ -138,7 +138,9 @@ async def on_vote(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data
     up, qid = callbacks.parse_vote(query.data)
-    ok = context.bot_data.service.record_feedback(qid, query.from_user.id, "up" if up else "down")
+    vote = "up" if up else "down"
+    service = context.bot_data.service
+    ok = await asyncio.to_thread(service.record_feedback, qid, query.from_user.id, vote)
     await query.answer("感谢您的反馈！" if ok else EXPIRED)
 
 
@@ -146,7 +148,7 @@ async def on_ask_button(update: Update, context: Context) -> None:
     """A stored question's button (examples, nearest topics): ask it."""
     query = update.callback_query
     assert query is not None and query.data
-    asked = context.bot_data.service.question(callbacks.arg(query.data))
+    asked = await asyncio.to_thread(context.bot_data.service.question, callbacks.arg(query.data))
     if asked is None or not isinstance(query.message, Message):
         await query.answer(EXPIRED, show_alert=True)
         return
@@ -167,7 +169,7 @@ async def on_inline_query(update: Update, context: Context) -> None:
         return
     text = query.query.strip()
     service = context.bot_data.service
-    if not text or not service.allow(query.from_user.id):
+    if not text or not await asyncio.to_thread(service.allow, query.from_user.id):
         await query.answer([], cache_time=5)
         return
     reply = await asyncio.to_thread(service.answer, text, None, 5)

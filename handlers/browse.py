@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
 
@@ -23,7 +24,9 @@ async def on_start(update: Update, context: Context) -> None:
     if message is None:
         return
     service = context.bot_data.service
-    examples = [(service.remember(q), q) for q in service.examples()]
+    examples = await asyncio.to_thread(
+        lambda: [(service.remember(q), q) for q in service.examples()]
+    )
     text = render.welcome(service.engine.kb, bool(examples))
     await send(message, text, views.questions_keyboard(examples))
 
@@ -38,7 +41,7 @@ async def on_all(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
-    context.bot_data.service.restrict(message.chat.id, [], "")
+    await asyncio.to_thread(context.bot_data.service.restrict, message.chat.id, [], "")
     await send(message, "好的，接下来的问题将在全部报告中查找。")
 
 
@@ -88,7 +91,7 @@ async def _show_page(
         items, choose, turn = _report_items(context), callbacks.REPORT, callbacks.REPORT_PAGE
         total = service.engine.kb.passage_count
         head = f"知识库中的报告（共 {len(items)} 份，{total} 段）。选择一份，接下来只在其中回答："
-    scope = service.scope_label(message.chat.id)
+    scope = await asyncio.to_thread(service.scope_label, message.chat.id)
     if scope:
         head += f"\n当前限定：{escape(scope)}（/all 取消）"
     is_admin = user_id in context.bot_data.settings.admin_ids
@@ -122,7 +125,8 @@ async def on_choose_agency(update: Update, context: Context) -> None:
         await query.answer("该机构已不在知识库中。", show_alert=True)
         return
     agency, reports = chosen
-    context.bot_data.service.restrict(query.message.chat.id, reports, agency)
+    service = context.bot_data.service
+    await asyncio.to_thread(service.restrict, query.message.chat.id, reports, agency)
     await query.answer(f"已限定为：{agency}")
     text = f"接下来只在 <b>{escape(agency)}</b> 的报告中回答。发送 /all 取消。"
     await send(query.message, text)
@@ -139,6 +143,6 @@ async def on_choose_report(update: Update, context: Context) -> None:
         await query.answer("该报告已不在知识库中。", show_alert=True)
         return
     label = f"{report.agency}《{report.title or report.doc_type}》"
-    service.restrict(query.message.chat.id, [report], label)
+    await asyncio.to_thread(service.restrict, query.message.chat.id, [report], label)
     await query.answer("已限定为这份报告")
     await send(query.message, f"接下来只在 {escape(label)} 中回答。发送 /all 取消。")

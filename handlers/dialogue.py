@@ -5,6 +5,8 @@ kept in the admin steps (reportqa.steps), shared by every worker with DATABASE_U
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
@@ -21,7 +23,7 @@ async def on_admin_text(update: Update, context: Context) -> None:
     user = update.effective_user
     if message is None or not message.text or user is None or not is_admin(update, context):
         return
-    dialogue = context.bot_data.steps.dialogue(message.chat.id, user.id)
+    dialogue = await asyncio.to_thread(context.bot_data.steps.dialogue, message.chat.id, user.id)
     if dialogue is None:
         return
     text = message.text.strip()

@@ -3,6 +3,7 @@ so any worker takes the next answer), /facts, /delfact."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 from telegram import Message, Update
@@ -25,7 +26,8 @@ async def on_addfact(update: Update, context: Context, message: Message) -> None
     args = " ".join(context.args or []).strip()
     if not args:
         start = {"kind": "addfact", "step": "question", "draft": {}}
-        context.bot_data.steps.set_dialogue(message.chat.id, _user(update), start)
+        steps = context.bot_data.steps
+        await asyncio.to_thread(steps.set_dialogue, message.chat.id, _user(update), start)
         await send(message, "添加问答（随时发送“取消”放弃）。请发送问题：")
         return
     parts = [p.strip() for p in args.split("|")]
@@ -44,30 +46,34 @@ async def on_addfact(update: Update, context: Context, message: Message) -> None
 async def addfact_step(
     update: Update, message: Message, context: Context, text: str, dialogue: Dialogue
 ) -> None:
-    """One answer of the /addfact dialogue: the next question, or the fact saved."""
-    steps, user = context.bot_data.steps, _user(update)
+    """One answer of the /addfact dialogue: the next question, or the fact saved. The dialogue
+    moves on only from the step it was read at, so of two messages handled at once (by two
+    workers) one counts and the other is asked again."""
+    steps, chat, user = context.bot_data.steps, message.chat.id, _user(update)
     draft = dict(dialogue.get("draft") or {})
-    if text == "取消":
-        steps.set_dialogue(message.chat.id, user, None)
-        await send(message, "已取消添加问答。")
-        return
     step = dialogue.get("step")
-    if step == "report":
-        steps.set_dialogue(message.chat.id, user, None)
-        alternatives = tuple(draft.get("alternatives", ()))
-        question, answer = draft.get("question", ""), draft.get("answer", "")
-        save = _save_fact(message, context, question, answer, text, alternatives)
-        context.application.create_task(save, update=update)  # the reload is not in the way
-        return
-    if step == "question":
+    after: Dialogue | None = None
+    if text == "取消" or step == "report":
+        ask = "已取消添加问答。" if text == "取消" else ""
+    elif step == "question":
         draft["question"], step, ask = text, "alternatives", "其他问法（每行一个；没有请发“无”）："
     elif step == "alternatives":
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         draft["alternatives"], step, ask = [] if text in NONE else lines, "answer", "答案："
     else:
         draft["answer"], step, ask = text, "report", _report_listing(context)
-    steps.set_dialogue(message.chat.id, user, {"kind": "addfact", "step": step, "draft": draft})
-    await send(message, ask)
+    if ask and text != "取消":
+        after = {"kind": "addfact", "step": step, "draft": draft}
+    if not await asyncio.to_thread(steps.advance, chat, user, dialogue, after):
+        await send(message, "上一条还在处理，请稍后重新发送这一条。")
+        return
+    if ask:
+        await send(message, ask)
+        return
+    alternatives = tuple(draft.get("alternatives", ()))
+    question, answer = draft.get("question", ""), draft.get("answer", "")
+    save = _save_fact(message, context, question, answer, text, alternatives)
+    context.application.create_task(save, update=update)  # the reload is not in the way
 
 
 def _report_listing(context: Context) -> str:

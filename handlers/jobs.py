@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from handlers.kb_admin import stats_text
 from handlers.state import Context
 from render import escape
+from reportqa.models import ReportQAError
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,13 @@ log = logging.getLogger(__name__)
 async def digest(context: Context) -> None:
     """The daily summary for admins (JobQueue); with many workers, one of them sends it."""
     today = datetime.date.today()
+    try:  # built before the day is claimed: a claimed digest is always sent
+        text = "📊 每日摘要\n" + await asyncio.to_thread(stats_text, context)
+    except ReportQAError as e:  # e.g. the database out of reach
+        log.warning("no digest today: %s", e)
+        return
     if not await asyncio.to_thread(context.bot_data.service.claim_digest, today):
         return
-    text = "📊 每日摘要\n" + stats_text(context)
     for admin in sorted(context.bot_data.settings.admin_ids):
         try:
             await context.bot.send_message(admin, text, parse_mode=ParseMode.HTML)

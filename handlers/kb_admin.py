@@ -3,6 +3,7 @@ statistics (/kbstats, /unanswered, /feedback)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 
@@ -173,12 +174,12 @@ def stats_text(context: Context) -> str:
 
 @admin_command
 async def on_kbstats(update: Update, context: Context, message: Message) -> None:
-    await send(message, stats_text(context))
+    await send(message, await asyncio.to_thread(stats_text, context))
 
 
 @admin_command
 async def on_unanswered(update: Update, context: Context, message: Message) -> None:
-    recent, frequent = context.bot_data.service.conversations.unanswered()
+    recent, frequent = await asyncio.to_thread(context.bot_data.service.conversations.unanswered)
     if not recent:
         await send(message, "目前没有未能回答的问题。")
         return
@@ -189,7 +190,7 @@ async def on_unanswered(update: Update, context: Context, message: Message) -> N
 
 @admin_command
 async def on_feedback(update: Update, context: Context, message: Message) -> None:
-    votes = context.bot_data.service.conversations.negative_feedback()
+    votes = await asyncio.to_thread(context.bot_data.service.conversations.negative_feedback)
     if not votes:
         await send(message, "目前没有被点 👎 的回答。")
         return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import secrets
@@ -27,7 +28,6 @@ from reportqa.steps import Dialogue
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 20 * 1024 * 1024
-PENDING_TTL = 3600  # seconds an upload waits for confirmation
 NOT_YOURS = "这是另一位管理员上传的文件，只有上传者可以确认、修改或取消。"
 FIELDS = {"agency": "机构全称", "year": "年份", "title": "标题", "doc_type": "文件类型"}
 
@@ -64,9 +64,11 @@ async def preview(
     name: str,
     flags: dict[str, Any],
     admin: int,
+    replaces: str | None = None,
 ) -> None:
     """Extract and ingest the file in the sandbox (time and memory limits, another process:
-    questions are answered meanwhile) and show the preview with its buttons."""
+    questions are answered meanwhile) and show the preview with its buttons; the preview it
+    `replaces` (a correction's) goes once this one is kept."""
     bot_data = context.bot_data
     try:
         async with typing(context, message.chat.id):
@@ -75,9 +77,13 @@ async def preview(
     except (IngestFailed, LimitExceeded) as e:
         await send(message, f"❌ 无法导入：{escape(str(e))}\n知识库没有任何改动。")
         return
-    bot_data.steps.expire_uploads(PENDING_TTL)
+    steps = bot_data.steps
+    await asyncio.to_thread(steps.expire)
     token = secrets.token_hex(4)
-    bot_data.steps.put_upload(token, PendingUpload(prepared, data, name, admin, flags))
+    upload = PendingUpload(prepared, data, name, admin, flags)
+    await asyncio.to_thread(steps.put_upload, token, upload)
+    if replaces is not None:
+        await asyncio.to_thread(steps.drop_upload, replaces)
     await send(
         message,
         preview_text(prepared, bot_data.live.engine.kb.report(prepared.report.report_id)),
@@ -139,30 +145,32 @@ class _Press:
     query: CallbackQuery
     args: list[str]  # token, field
     message: Message
-    upload: PendingUpload
+    upload: PendingUpload | None  # when taken out
 
 
 async def _pressed(update: Update, context: Context, take: bool = False) -> _Press | None:
     """A press on a pending upload's button by the admin who uploaded it (the upload taken
-    out of the pending ones when `take`); None once the press is answered otherwise (not an
-    admin, an expired preview, another admin's upload)."""
+    out of the pending ones when `take`: by one press only, on whichever worker); None once
+    the press is answered otherwise (not an admin, an expired preview, another admin's
+    upload, a preview another press has taken)."""
     pressed = await admin_press(update, context)
     query = update.callback_query
     if pressed is None or query is None:
         return None
     args, message = pressed
     steps = context.bot_data.steps
-    upload = steps.upload(args[0])
-    if upload is None:
+    owner = await asyncio.to_thread(steps.owner, args[0])
+    if owner is None:
         await query.answer("这个预览已过期，请重新发送文件。", show_alert=True)
         return None
-    if upload.admin != query.from_user.id:  # another admin's upload is theirs to decide
+    if owner != query.from_user.id:  # another admin's upload is theirs to decide
         log.warning(
-            "admin %s pressed %r on admin %s's upload", query.from_user.id, query.data, upload.admin
+            "admin %s pressed %r on admin %s's upload", query.from_user.id, query.data, owner
         )
         await query.answer(NOT_YOURS, show_alert=True)
         return None
-    if take and steps.take_upload(args[0]) is None:  # another press took it meanwhile
+    upload = await asyncio.to_thread(steps.take_upload, args[0]) if take else None
+    if take and upload is None:  # another press took it meanwhile
         await query.answer("这个预览已经处理过了。", show_alert=True)
         return None
     return _Press(query, args, message, upload)
@@ -173,6 +181,7 @@ async def on_upload_confirm(update: Update, context: Context) -> None:
     if (press := await _pressed(update, context, take=True)) is None:
         return
     await press.query.answer("正在保存…")
+    assert press.upload is not None
     prepared, r = press.upload.prepared, press.upload.prepared.report
     await commit_and_edit(
         context,
@@ -216,9 +225,14 @@ async def on_upload_field(update: Update, context: Context) -> None:
     await press.query.answer()
     token, key = press.args
     if key in FIELDS:
-        editing = {"kind": "editing", "token": token, "field": key}
+        editing = {
+            "kind": "editing",
+            "token": token,
+            "field": key,
+            "message": press.message.message_id,  # the preview, its buttons back on 取消
+        }
         chat, admin = press.message.chat.id, press.query.from_user.id
-        context.bot_data.steps.set_dialogue(chat, admin, editing)
+        await asyncio.to_thread(context.bot_data.steps.set_dialogue, chat, admin, editing)
         await send(press.message, f"请发送新的{FIELDS[key]}（发送“取消”放弃修改）：")
 
 
@@ -226,23 +240,34 @@ async def correction(
     update: Update, message: Message, context: Context, text: str, dialogue: Dialogue
 ) -> None:
     """The new value of the field being corrected (修改<field>): a new preview, in the
-    background; 取消 gives up, a bad year is asked again."""
+    background (the old one stays until it is shown); 取消 gives up, a bad year is asked
+    again."""
     token, key = str(dialogue["token"]), str(dialogue["field"])
     steps = context.bot_data.steps
     admin = update.effective_user.id if update.effective_user else 0
-    if text == "取消":  # the preview and its buttons stay as they were
-        steps.set_dialogue(message.chat.id, admin, None)
-        await send(message, "已放弃修改。")
-        return
-    if key == "year" and not (text.isdigit() and 1949 <= int(text) <= 2100):
+    if key == "year" and text != "取消" and not _year(text):
         await send(message, "年份应为四位数字，例如 2021，请重新发送：")
         return  # the dialogue stays open
-    steps.set_dialogue(message.chat.id, admin, None)
-    upload = steps.take_upload(token)
+    if not await asyncio.to_thread(steps.advance, message.chat.id, admin, dialogue, None):
+        return  # another message of the admin's closed it meanwhile
+    if text == "取消":  # the preview gets its buttons back: it can still be confirmed
+        with contextlib.suppress(TelegramError):
+            await context.bot.edit_message_reply_markup(
+                message.chat.id,
+                int(dialogue.get("message", 0)),
+                reply_markup=_preview_keyboard(token),
+            )
+        await send(message, "已放弃修改。")
+        return
+    upload = await asyncio.to_thread(steps.upload, token)
     if upload is None:
         await send(message, "这个预览已过期，请重新发送文件。")
         return
     flags = dict(upload.flags)
     flags[key] = int(text) if key == "year" else text
-    again = preview(message, context, upload.data, upload.name, flags, upload.admin)
+    again = preview(message, context, upload.data, upload.name, flags, upload.admin, token)
     context.application.create_task(again, update=update)  # slow: not in the way
+
+
+def _year(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1949 <= int(text) <= 2100

@@ -52,6 +52,8 @@ class Conversations(Protocol):
 
     def save_chat(self, chat_id: int, state: ChatState) -> None: ...
 
+    def set_previous(self, chat_id: int, question: str) -> None: ...
+
     def remember(self, qid: str, question: str, scope: Scope) -> None: ...
 
     def recall(self, qid: str) -> tuple[str, Scope] | None: ...
@@ -103,6 +105,9 @@ class FileConversations:
 
     def save_chat(self, chat_id: int, state: ChatState) -> None:
         self.chats[chat_id] = state
+
+    def set_previous(self, chat_id: int, question: str) -> None:
+        self.chat(chat_id).previous = question
 
     def remember(self, qid: str, question: str, scope: Scope) -> None:
         self.questions.put(qid, (question, scope))

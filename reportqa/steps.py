@@ -18,6 +18,8 @@ from reportqa.kb import schema
 from reportqa.kb.changes import Prepared
 
 Dialogue = dict[str, Any]  # {"kind": "addfact" | "editing", …}: JSON, so any worker can read it
+UPLOAD_TTL = 3600  # seconds an upload waits for its admin's decision
+DIALOGUE_TTL = 3600  # seconds an admin dialogue stays open after its last step
 
 
 @dataclass
@@ -61,17 +63,35 @@ class PendingUpload:
 
 
 class Steps(Protocol):
+    """Where admin work under way is kept. An upload is kept UPLOAD_TTL seconds, a dialogue
+    DIALOGUE_TTL seconds after its last step: older ones are gone for every call."""
+
     def put_upload(self, token: str, upload: PendingUpload) -> None: ...
+
+    def owner(self, token: str) -> int | None:
+        """The admin who uploaded it (None: no such upload, or expired)."""
+        ...
 
     def upload(self, token: str) -> PendingUpload | None: ...
 
-    def take_upload(self, token: str) -> PendingUpload | None: ...
+    def take_upload(self, token: str) -> PendingUpload | None:
+        """The upload, taken out: only one of several callers at once gets it."""
+        ...
 
-    def expire_uploads(self, ttl: float) -> None: ...
+    def drop_upload(self, token: str) -> None: ...
+
+    def expire(self) -> None:
+        """Remove the expired uploads and dialogues (housekeeping)."""
+        ...
 
     def dialogue(self, chat_id: int, user_id: int) -> Dialogue | None: ...
 
     def set_dialogue(self, chat_id: int, user_id: int, state: Dialogue | None) -> None: ...
+
+    def advance(self, chat_id: int, user_id: int, before: Dialogue, after: Dialogue | None) -> bool:
+        """Move an open dialogue from `before` to `after` (None: close it) if it is still at
+        `before`: False when another message moved it meanwhile."""
+        ...
 
 
 class MemorySteps:
@@ -79,35 +99,64 @@ class MemorySteps:
 
     def __init__(self) -> None:
         self.uploads: dict[str, PendingUpload] = {}
-        self.dialogues: dict[tuple[int, int], Dialogue] = {}
+        self.dialogues: dict[tuple[int, int], tuple[Dialogue, float]] = {}
         self._lock = threading.Lock()
 
     def put_upload(self, token: str, upload: PendingUpload) -> None:
         with self._lock:
             self.uploads[token] = upload
 
+    def owner(self, token: str) -> int | None:
+        upload = self.upload(token)
+        return upload.admin if upload else None
+
     def upload(self, token: str) -> PendingUpload | None:
         with self._lock:
+            self._expire()
             return self.uploads.get(token)
 
     def take_upload(self, token: str) -> PendingUpload | None:
         with self._lock:
+            self._expire()
             return self.uploads.pop(token, None)
 
-    def expire_uploads(self, ttl: float) -> None:
-        now = time.time()
+    def drop_upload(self, token: str) -> None:
         with self._lock:
-            for token, upload in list(self.uploads.items()):
-                if now - upload.created > ttl:
-                    del self.uploads[token]
+            self.uploads.pop(token, None)
+
+    def expire(self) -> None:
+        with self._lock:
+            self._expire()
 
     def dialogue(self, chat_id: int, user_id: int) -> Dialogue | None:
         with self._lock:
-            return self.dialogues.get((chat_id, user_id))
+            self._expire()
+            found = self.dialogues.get((chat_id, user_id))
+            return dict(found[0]) if found else None
 
     def set_dialogue(self, chat_id: int, user_id: int, state: Dialogue | None) -> None:
         with self._lock:
             if state is None:
                 self.dialogues.pop((chat_id, user_id), None)
             else:
-                self.dialogues[(chat_id, user_id)] = state
+                self.dialogues[(chat_id, user_id)] = (dict(state), time.time())
+
+    def advance(self, chat_id: int, user_id: int, before: Dialogue, after: Dialogue | None) -> bool:
+        with self._lock:
+            found = self.dialogues.get((chat_id, user_id))
+            if found is None or found[0] != before:
+                return False
+            if after is None:
+                del self.dialogues[(chat_id, user_id)]
+            else:
+                self.dialogues[(chat_id, user_id)] = (dict(after), time.time())
+            return True
+
+    def _expire(self) -> None:
+        now = time.time()
+        for token, upload in list(self.uploads.items()):
+            if now - upload.created > UPLOAD_TTL:
+                del self.uploads[token]
+        for key, (_, at) in list(self.dialogues.items()):
+            if now - at > DIALOGUE_TTL:
+                del self.dialogues[key]

@@ -110,13 +110,15 @@ def pg_server():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def db_url(pg_server, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
     """A new, empty database on the session's server, for one test."""
+    import hashlib
     import re
 
     import psycopg
 
-    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    name = f"t_{slug}_{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]}"  # unique
     with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return pg_server.url.replace("@/postgres?", f"@/{name}?")
 

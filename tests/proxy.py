@@ -1,6 +1,7 @@
 """A round-robin reverse proxy in front of the bot's webhook workers, as nginx's `upstream` block
 would be: each POST goes to the next worker; a worker that cannot be reached is skipped (nginx's
-`proxy_next_upstream error`), so a dead worker costs no update. Every forwarded update is
+`proxy_next_upstream error`, for a worker that refuses the connection: a request a worker took
+is never sent to another), so a dead worker costs no update. Every forwarded update is
 recorded with the worker that took it."""
 
 from __future__ import annotations
@@ -63,13 +64,18 @@ class RoundRobinProxy:
             worker = (start + step) % len(self.backends)
             if self.on_forward is not None:
                 self.on_forward(update, worker)
+            conn = http.client.HTTPConnection("127.0.0.1", self.backends[worker], timeout=30)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.backends[worker], timeout=30)
+                conn.connect()
+            except OSError:
+                continue  # that worker is down: the next one (nothing was sent to it)
+            try:
                 conn.request("POST", path, body, headers)
                 status = conn.getresponse().status
+            except OSError:  # it took the request and broke: not sent twice (nginx's default)
+                status = 502
+            finally:
                 conn.close()
-            except OSError:
-                continue  # that worker is down: the next one
             with self._lock:
                 self.forwarded.append(Forwarded(update, worker, status))
             return status

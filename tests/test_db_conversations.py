@@ -8,13 +8,16 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from chat import ChatService
 from reportqa.conversations import ChatState, Conversations, FileConversations
+from reportqa.db.conversations import PgConversations
 from reportqa.db.schema import DatabaseError, connect, migrate
-from reportqa.db.state import PgConversations, PgSteps
+from reportqa.db.state import Unreachable, run
+from reportqa.db.steps import PgSteps
 from reportqa.kb.changes import Prepared
 from reportqa.models import Passage, Report
 from reportqa.search import Engine
@@ -57,6 +60,9 @@ def _records(store: Conversations) -> None:
         store.log_question(
             {"t": base + n, "qid": f"q{n}", "question": question, "answered": answered}
         )
+    store.log_question(
+        {"t": base + 5, "qid": "q5", "question": "戊"}
+    )  # an old record: no "answered"
     store.log_feedback({"t": base, "qid": "q0", "vote": "up", "question": "甲"})
     store.log_feedback({"t": base + 1, "qid": "q1", "vote": "down", "question": "乙"})
     store.log_feedback({"t": base + 2, "qid": "q2", "vote": "down", "question": "丙"})
@@ -83,9 +89,9 @@ def test_the_database_logs_say_what_the_files_say(
     got = _logs_of(worker_b)  # read on another worker
     assert got == _logs_of(files)
     usage_all, usage_late, (recent, frequent), *_ = got
-    assert (usage_all.asked, usage_all.answered) == (5, 2)  # type: ignore[attr-defined]
-    assert (usage_late.asked, usage_late.answered) == (2, 1)  # type: ignore[attr-defined]
-    assert recent == ["乙", "丙"] and frequent == [("乙", 2), ("丙", 1)]
+    assert (usage_all.asked, usage_all.answered) == (6, 2)  # type: ignore[attr-defined]
+    assert (usage_late.asked, usage_late.answered) == (3, 1)  # type: ignore[attr-defined]
+    assert recent == ["戊", "乙", "丙"] and frequent == [("乙", 2), ("丙", 1), ("戊", 1)]
     assert got[4] == ["丙", "乙"]  # newest first
 
 
@@ -120,7 +126,7 @@ def test_a_follow_up_works_whichever_worker_gets_it(
 
 
 def test_out_of_reach_questions_go_on_and_statistics_say_so(down: ConnectionPool) -> None:
-    store = PgConversations(down, timeout=0.5)
+    store = PgConversations(down)
     store.save_chat(1, ChatState("上一个问题"))
     assert store.chat(1) == ChatState("上一个问题")  # as this worker saw it last
     store.remember("q1", "问题", None)
@@ -187,8 +193,10 @@ def test_steps_contract(kind: str, request: pytest.FixtureRequest) -> None:
     yaml_upload = _upload()
     yaml_upload.prepared.raw = None
     first.put_upload("new", yaml_upload)
-    second.expire_uploads(3600)
-    assert second.upload("old") is None
+    assert second.upload("old") is None and second.owner("old") is None  # past UPLOAD_TTL
+    assert second.take_upload("old") is None
+    second.expire()
+    assert second.owner("new") == 5
     kept = second.upload("new")
     assert kept is not None and kept.prepared.raw is None
     dialogue = {
@@ -204,9 +212,82 @@ def test_steps_contract(kind: str, request: pytest.FixtureRequest) -> None:
 
 
 def test_admin_steps_out_of_reach(down: ConnectionPool) -> None:
-    steps = PgSteps(down, timeout=0.5)
+    steps = PgSteps(down)
     assert steps.dialogue(1, 5) is None  # the admin's text is then a question
     with pytest.raises(DatabaseError):
         steps.put_upload("t", _upload())
     with pytest.raises(DatabaseError):
         steps.take_upload("t")
+
+
+def test_a_question_never_undoes_a_restriction_chosen_meanwhile(
+    pools: list[ConnectionPool], engine: Engine
+) -> None:
+    a, b = (ChatService(lambda: engine, None, conversations=PgConversations(p)) for p in pools)
+    report = engine.kb.reports[0]
+    b.restrict(7, [report], "某报告")  # on B, while A answers a question of the same chat
+    a.conversations.set_previous(7, "A 刚回答的问题")
+    assert a.conversations.chat(7) == ChatState(
+        "A 刚回答的问题", frozenset({report.report_id}), "某报告"
+    )
+
+
+def test_a_database_that_hangs_holds_a_call_up_only_so_long(pools: list[ConnectionPool]) -> None:
+    """A statement that does not return in time: the caller goes on after about twice the
+    timeout, and the next calls do not wait at all (the pause after a failure)."""
+    start = time.monotonic()
+    with pytest.raises(Unreachable):
+        run(pools[0], lambda c: c.execute("SELECT pg_sleep(3)"), timeout=0.3)
+    assert time.monotonic() - start < 1.5
+    start = time.monotonic()
+    with pytest.raises(Unreachable):
+        run(pools[0], lambda c: c.execute("SELECT 1"))
+    assert time.monotonic() - start < 0.1
+    store = PgConversations(pools[0])
+    store.save_chat(3, ChatState("本机看到的"))  # skipped in the pause: kept in memory
+    assert store.chat(3) == ChatState("本机看到的")
+
+
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+def test_two_messages_at_once_move_a_dialogue_once(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "memory":
+        stores: list[Steps] = [MemorySteps()] * 2
+    else:
+        pools = request.getfixturevalue("pools")
+        stores = [PgSteps(pools[0]), PgSteps(pools[1])]
+    before = {"kind": "addfact", "step": "question", "draft": {}}
+    stores[0].set_dialogue(1, 5, before)
+    read = [s.dialogue(1, 5) for s in stores]
+    assert read == [before, before]
+    after = {"kind": "addfact", "step": "alternatives", "draft": {"question": "问题"}}
+    moved = [False] * 10
+
+    def move(i: int) -> None:
+        moved[i] = stores[i % 2].advance(1, 5, before, {**after, "n": i})
+
+    threads = [threading.Thread(target=move, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(moved) == 1
+    winner = moved.index(True)
+    assert stores[1].dialogue(1, 5) == {**after, "n": winner}
+    assert stores[0].advance(1, 5, {**after, "n": winner}, None)  # closed
+    assert stores[1].dialogue(1, 5) is None
+    assert not stores[1].advance(1, 5, before, after)  # nothing open to move
+
+
+def test_an_old_dialogue_is_closed(pools: list[ConnectionPool], db_url: str) -> None:
+    steps = PgSteps(pools[0])
+    steps.set_dialogue(1, 5, {"kind": "editing", "token": "t", "field": "year"})
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE bot_dialogues SET updated = now() - interval '2 hours'")
+    assert steps.dialogue(1, 5) is None  # past DIALOGUE_TTL: the admin's text is a question
+    memory = MemorySteps()
+    memory.set_dialogue(1, 5, {"kind": "editing"})
+    state, _ = memory.dialogues[(1, 5)]
+    memory.dialogues[(1, 5)] = (state, time.time() - 7200)
+    assert memory.dialogue(1, 5) is None

@@ -308,6 +308,33 @@ def test_html_upload_corrected_year_then_confirmed(bot: Bot) -> None:
     assert "<b>1459 家</b>" in answer and "台州市教育局 · 《" in answer and "2019年" in answer
 
 
+def test_a_correction_given_up_leaves_the_preview_to_confirm(bot: Bot) -> None:
+    """修改年份, then 取消 (or a fullwidth year, asked again): the preview's own buttons still
+    work, and the admin's next text is a question again."""
+    text = report_text(
+        "衢州市水利局",
+        2022,
+        [
+            (
+                "水利工程建设",
+                "全年完成水利投资 31.6 亿元，新建和加固堤防 58 公里，圆满完成防汛任务。",
+            )
+        ],
+    )
+    preview = upload(bot, "quzhou_slj_2022.txt", text.encode("utf-8"))
+    mark = press(bot, preview, "修改信息")
+    fields = buttons(bot.stub.wait_for("editMessageReplyMarkup", after=mark).params)
+    mark = len(bot.stub.calls)
+    bot.stub.press_button(preview.result["message_id"], fields["修改年份"], user_id=ADMIN)
+    assert "年份" in next_message(bot, ADMIN, mark).params["text"]
+    assert "四位数字" in say(bot, "２０２１").params["text"]  # fullwidth digits: asked again
+    assert "已放弃修改" in say(bot, "取消").params["text"]
+    assert say(bot, "上海经信委办理信访件多少件").params["text"].startswith("💡")
+    done = confirm(bot, preview)  # the buttons of the preview shown first
+    assert done.startswith("✅ 已入库：衢州市水利局"), done
+    assert read_report(bot, "quzhou_slj_2022")["year"] == 2022
+
+
 def test_knowledge_base_yaml_upload(bot: Bot) -> None:
     preview = upload(bot, "jiaxing.yaml", KB_YAML.encode("utf-8"))
     assert_preview(

@@ -148,3 +148,5 @@ def test_secrets_are_known_and_never_shown() -> None:
     shown = repr(settings)
     assert not any(secret in shown for secret in settings.secrets())
     assert load_settings({}).secrets() == []
+    for url in ("postgresql://bot:p%40ss@db/kb", "postgresql://bot@db/kb?password=p@ss"):
+        assert "p@ss" in load_settings({"DATABASE_URL": url}).secrets()

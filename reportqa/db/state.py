@@ -1,55 +1,65 @@
-"""The bot's state that every worker shares (DATABASE_URL): one question budget per user, the
-daily digest sent once whichever worker's job runs first, and the conversations (each chat's
-context, the questions behind buttons, the question log and feedback).
+"""The bot's state that every worker shares (DATABASE_URL): how it reaches the database, one
+question budget per user, and the daily digest sent once whichever worker's job runs first.
+(The conversations are in reportqa.db.conversations, admin work under way in
+reportqa.db.steps.)
 
-Each operation is one short statement or transaction. A database out of reach is reported once
-in the log and handled by what matters most: the rate limit lets the question through
-(answering matters more than counting), the digest is skipped rather than sent twice, and a
-conversation goes on with what this worker saw last (its own view of each chat and of the
-questions behind buttons, kept in memory as it writes them). The admins' statistics, which
-only the database holds, say it is out of reach (DatabaseError).
+The state has a pool of its own (`state_pool`), so a long knowledge-base change never holds up
+a question. Every call goes through `run`: the statement runs in a worker thread and the caller
+waits at most about its timeout, for a connection and for the answer, so a database that is
+down, or that hangs, costs a question at most that once. After a lost connection the database
+is not asked again for RETRY seconds; each caller then does what matters most: the rate limit
+lets the question through (answering matters more than counting), the digest is skipped rather
+than sent twice, a conversation goes on with what this worker saw last.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
-import itertools
 import logging
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
-
-from reportqa.conversations import (
-    ChatState,
-    Recent,
-    Record,
-    Scope,
-    Usage,
-    missed_questions,
-)
-from reportqa.db.schema import DatabaseError
-from reportqa.steps import Dialogue, PendingUpload
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 log = logging.getLogger(__name__)
 RETRY = 3.0  # seconds a database found out of reach is not asked again (answers come first)
+TIMEOUT = 1.0  # seconds a call waits for a connection, and again for its answer
 RATE_LOCK = 0x72717274  # pg_advisory_xact_lock class of per-user rate checks ("rqrt")
-KEEP_QUESTIONS = "90 days"  # how long the question behind a button is kept after its last use
 T = TypeVar("T")
-_MISSING = object()  # what a read gives when the database is out of reach
+
+
+def state_pool(url: str, max_size: int = 8) -> ConnectionPool:
+    """The pool of the bot's state: statements and lock waits limited on the server too; a
+    connection checked before it is handed out (after a restart of the server) and a lost one
+    sought again for a few seconds at a time (the next call starts a new search)."""
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": 5,
+            "options": "-c statement_timeout=2000 -c lock_timeout=1000",
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 2,
+        },
+        open=True,
+        check=ConnectionPool.check_connection,
+        reconnect_timeout=5.0,
+        name="bot-state",
+    )
 
 
 class Unreachable(psycopg.OperationalError):
-    """The database failed a moment ago: not asked again yet."""
+    """The database was out of reach a moment ago, or did not answer in time."""
 
 
 class Outage:
@@ -75,23 +85,44 @@ class Outage:
 
 _outages: weakref.WeakKeyDictionary[ConnectionPool, Outage] = weakref.WeakKeyDictionary()
 _outages_lock = threading.Lock()
+_calls = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="pg-state")
 
 
-@contextmanager
-def connection(pool: ConnectionPool, timeout: float) -> Iterator[psycopg.Connection]:
-    """A connection of `pool` (waiting at most `timeout` seconds); Unreachable at once while
-    the pool's database is known to be out of reach."""
+def run(pool: ConnectionPool, op: Callable[[psycopg.Connection], T], timeout: float = TIMEOUT) -> T:
+    """`op(conn)` on a connection of `pool`, waiting at most about `timeout` seconds for the
+    connection and as long again for the answer (a server that hangs keeps a worker thread, not
+    the caller). Unreachable at once while the database is known to be out of reach; other
+    database errors as raised (a lost connection also starts the RETRY pause)."""
     with _outages_lock:
         outage = _outages.setdefault(pool, Outage())
     if outage.skip():
         raise Unreachable("the database was out of reach a moment ago")
+    future = _calls.submit(_on_connection, pool, op, timeout)
     try:
-        with pool.connection(timeout=timeout) as conn:
-            yield conn
-    except psycopg.OperationalError:  # no connection, or it broke (PoolTimeout included)
+        out = future.result(timeout=2 * timeout + 0.5)
+    except concurrent.futures.TimeoutError:
         outage.failed()
+        raise Unreachable("the database did not answer in time") from None
+    except psycopg.OperationalError as e:
+        if _lost(e):
+            outage.failed()
         raise
     outage.ok()
+    return out
+
+
+def _on_connection(
+    pool: ConnectionPool, op: Callable[[psycopg.Connection], T], timeout: float
+) -> T:
+    with pool.connection(timeout=timeout) as conn:
+        return op(conn)
+
+
+def _lost(e: psycopg.OperationalError) -> bool:
+    """Whether an error means the database is out of reach (no connection, a lost one, the
+    server shutting down), not a conflict such as a deadlock or a serialisation failure."""
+    state = e.sqlstate
+    return isinstance(e, PoolTimeout) or state is None or state[:2] in ("08", "57")
 
 
 class PgRateLimiter:
@@ -103,26 +134,30 @@ class PgRateLimiter:
 
     def allow(self, user_id: int) -> bool:
         try:
-            with connection(self.pool, 1.0) as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (RATE_LOCK, user_id % 2**31))
-                conn.execute(
-                    "DELETE FROM bot_rate_hits WHERE user_id = %s"
-                    " AND at < clock_timestamp() - make_interval(secs => %s)",
-                    (user_id, self.window),
-                )
-                row = conn.execute(
-                    "SELECT count(*) FROM bot_rate_hits WHERE user_id = %s", (user_id,)
-                ).fetchone()
-                if row is not None and row[0] >= self.limit:
-                    return False
-                conn.execute("INSERT INTO bot_rate_hits (user_id) VALUES (%s)", (user_id,))
+            allowed = run(self.pool, lambda conn: self._count(conn, user_id))
         except psycopg.Error as e:  # out of reach: the question goes through
             if not self._warned:
                 log.warning("rate limit unavailable (database): %s", e)
             self._warned = True
             return True
         self._warned = False
-        return True
+        return allowed
+
+    def _count(self, conn: psycopg.Connection, user_id: int) -> bool:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (RATE_LOCK, user_id % 2**31))
+            conn.execute(
+                "DELETE FROM bot_rate_hits WHERE user_id = %s"
+                " AND at < clock_timestamp() - make_interval(secs => %s)",
+                (user_id, self.window),
+            )
+            row = conn.execute(
+                "SELECT count(*) FROM bot_rate_hits WHERE user_id = %s", (user_id,)
+            ).fetchone()
+            if row is not None and row[0] >= self.limit:
+                return False
+            conn.execute("INSERT INTO bot_rate_hits (user_id) VALUES (%s)", (user_id,))
+            return True
 
 
 def claim_digest(pool: ConnectionPool, day: datetime.date) -> bool:
@@ -130,232 +165,16 @@ def claim_digest(pool: ConnectionPool, day: datetime.date) -> bool:
     the database is out of reach: better none than twice)."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        with connection(pool, 5.0) as conn:
-            row = conn.execute(
+        row = run(
+            pool,
+            lambda conn: conn.execute(
                 "INSERT INTO bot_digests (day, worker) VALUES (%s, %s)"
                 " ON CONFLICT (day) DO NOTHING RETURNING day",
                 (day, worker),
-            ).fetchone()
+            ).fetchone(),
+            5.0,
+        )
     except psycopg.Error as e:
         log.warning("digest not sent: the database is out of reach (%s)", e)
         return False
     return row is not None
-
-
-class PgConversations:
-    """Conversations in PostgreSQL (reportqa.conversations.Conversations), for every worker."""
-
-    def __init__(self, pool: ConnectionPool, timeout: float = 1.0) -> None:
-        self.pool, self.timeout = pool, timeout
-        self._chats: Recent[int, ChatState] = Recent()  # this worker's last view of each chat
-        self._questions: Recent[str, tuple[str, Scope]] = Recent()
-        self._writes = itertools.count(1)
-        self._down = False
-
-    # ------------------------------------------------------------------ chats
-
-    def chat(self, chat_id: int) -> ChatState:
-        row = self._run(
-            "read a chat",
-            lambda c: c.execute(
-                "SELECT previous, scope, scope_label FROM bot_chats WHERE chat_id = %s",
-                (chat_id,),
-            ).fetchone(),
-            _MISSING,
-        )
-        if row is _MISSING:  # out of reach: as this worker saw the chat last
-            return self._chats.get(chat_id) or ChatState()
-        if row is None:
-            return ChatState()
-        previous, scope, label = row  # type: ignore[misc]
-        return ChatState(previous, frozenset(scope) if scope else None, label)
-
-    def save_chat(self, chat_id: int, state: ChatState) -> None:
-        self._chats.put(chat_id, state)
-        scope = sorted(state.scope) if state.scope else None
-        self._run(
-            "save a chat",
-            lambda c: c.execute(
-                "INSERT INTO bot_chats (chat_id, previous, scope, scope_label)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET"
-                " previous = EXCLUDED.previous, scope = EXCLUDED.scope,"
-                " scope_label = EXCLUDED.scope_label, updated = now()",
-                (chat_id, state.previous, scope, state.scope_label),
-            ),
-            None,
-        )
-
-    # ------------------------------------------------------------------ questions behind buttons
-
-    def remember(self, qid: str, question: str, scope: Scope) -> None:
-        self._questions.put(qid, (question, scope))
-        prune = next(self._writes) % 1000 == 0  # now and then, the long unused ones go
-
-        def write(c: psycopg.Connection) -> None:
-            c.execute(
-                "INSERT INTO bot_questions (qid, question, scope) VALUES (%s, %s, %s)"
-                " ON CONFLICT (qid) DO UPDATE SET seen = now()",
-                (qid, question, sorted(scope) if scope else None),
-            )
-            if prune:
-                c.execute(
-                    "DELETE FROM bot_questions WHERE seen < now() - %s::interval",
-                    (KEEP_QUESTIONS,),
-                )
-
-        self._run("remember a question", write, None)
-
-    def recall(self, qid: str) -> tuple[str, Scope] | None:
-        found = self._questions.get(qid)
-        if found is not None:
-            return found
-        row = self._run(
-            "recall a question",
-            lambda c: c.execute(
-                "SELECT question, scope FROM bot_questions WHERE qid = %s", (qid,)
-            ).fetchone(),
-            None,
-        )
-        if row is None:
-            return None
-        found = (row[0], frozenset(row[1]) if row[1] else None)
-        self._questions.put(qid, found)
-        return found
-
-    # ------------------------------------------------------------------ logs
-
-    def log_question(self, record: Record) -> None:
-        self._log("bot_question_log", record)
-
-    def log_feedback(self, record: Record) -> None:
-        self._log("bot_feedback", record)
-
-    def usage(self, since: float) -> Usage:
-        row = self._read(
-            "SELECT count(*), count(*) FILTER (WHERE (record->>'answered')::boolean)"
-            " FROM bot_question_log WHERE t >= %s",
-            (since,),
-        )
-        return Usage(int(row[0][0]), int(row[0][1]))
-
-    def unanswered(self, limit: int = 10) -> tuple[list[str], list[tuple[str, int]]]:
-        rows = self._read(
-            "SELECT record->>'question' FROM bot_question_log"
-            " WHERE NOT (record->>'answered')::boolean ORDER BY id",
-            (),
-        )
-        return missed_questions([str(r[0] or "") for r in rows], limit)
-
-    def negative_feedback(self, limit: int = 10) -> list[Record]:
-        rows = self._read(
-            "SELECT record FROM bot_feedback WHERE record->>'vote' = 'down'"
-            " ORDER BY id DESC LIMIT %s",
-            (limit,),
-        )
-        return [dict(r[0]) for r in rows]
-
-    # ------------------------------------------------------------------ the database
-
-    def _log(self, table: str, record: Record) -> None:
-        t = float(record.get("t", 0.0))  # type: ignore[arg-type]
-        self._run(
-            f"log to {table}",
-            lambda c: c.execute(
-                sql.SQL("INSERT INTO {} (t, record) VALUES (%s, %s)").format(sql.Identifier(table)),
-                (t, Jsonb(record)),
-            ),
-            None,
-        )
-
-    def _read(self, query: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
-        """Rows only the database holds (the admins' statistics): DatabaseError when it is out
-        of reach."""
-        try:
-            with connection(self.pool, self.timeout) as conn:
-                return list(conn.execute(query.encode(), args).fetchall())
-        except psycopg.Error as e:
-            raise DatabaseError(f"数据库暂时无法连接，统计无法读取：{e}") from e
-
-    def _run(self, what: str, op: Callable[[psycopg.Connection], T], default: T) -> T:
-        """`op` on a pooled connection; `default` (and one warning until it is back) when the
-        database is out of reach."""
-        try:
-            with connection(self.pool, self.timeout) as conn:
-                out = op(conn)
-        except psycopg.Error as e:
-            if not self._down:
-                log.warning("conversations: database out of reach (%s): %s", what, e)
-            self._down = True
-            return default
-        if self._down:
-            log.warning("conversations: database reachable again")
-        self._down = False
-        return out
-
-
-class PgSteps:
-    """Admin work under way in PostgreSQL (reportqa.steps.Steps), for every worker. A database
-    out of reach makes an admin's upload or dialogue step fail with DatabaseError (the admin
-    is told); the check for an open dialogue, made on every admin text, says "none" instead,
-    so the admin's questions are still answered."""
-
-    def __init__(self, pool: ConnectionPool, timeout: float = 1.0) -> None:
-        self.pool, self.timeout = pool, timeout
-
-    def put_upload(self, token: str, upload: PendingUpload) -> None:
-        self._write(
-            "INSERT INTO bot_pending (token, upload, data, created) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (token) DO UPDATE SET upload = EXCLUDED.upload,"
-            " data = EXCLUDED.data, created = EXCLUDED.created",
-            (token, Jsonb(upload.to_json()), upload.data, upload.created),
-        )
-
-    def upload(self, token: str) -> PendingUpload | None:
-        return self._upload("SELECT upload, data, created FROM bot_pending WHERE token = %s", token)
-
-    def take_upload(self, token: str) -> PendingUpload | None:
-        return self._upload(
-            "DELETE FROM bot_pending WHERE token = %s RETURNING upload, data, created", token
-        )
-
-    def expire_uploads(self, ttl: float) -> None:
-        self._write("DELETE FROM bot_pending WHERE created < %s", (time.time() - ttl,))
-
-    def dialogue(self, chat_id: int, user_id: int) -> Dialogue | None:
-        try:
-            with connection(self.pool, self.timeout) as conn:
-                row = conn.execute(
-                    "SELECT state FROM bot_dialogues WHERE chat_id = %s AND user_id = %s",
-                    (chat_id, user_id),
-                ).fetchone()
-        except psycopg.Error as e:
-            log.warning("admin dialogues: database out of reach: %s", e)
-            return None
-        return dict(row[0]) if row else None
-
-    def set_dialogue(self, chat_id: int, user_id: int, state: Dialogue | None) -> None:
-        if state is None:
-            self._write(
-                "DELETE FROM bot_dialogues WHERE chat_id = %s AND user_id = %s", (chat_id, user_id)
-            )
-            return
-        self._write(
-            "INSERT INTO bot_dialogues (chat_id, user_id, state) VALUES (%s, %s, %s)"
-            " ON CONFLICT (chat_id, user_id) DO UPDATE SET state = EXCLUDED.state, updated = now()",
-            (chat_id, user_id, Jsonb(state)),
-        )
-
-    def _upload(self, query: str, token: str) -> PendingUpload | None:
-        try:
-            with connection(self.pool, self.timeout) as conn:
-                row = conn.execute(query.encode(), (token,)).fetchone()
-        except psycopg.Error as e:
-            raise DatabaseError(f"数据库暂时无法连接：{e}") from e
-        return PendingUpload.from_json(dict(row[0]), bytes(row[1]), float(row[2])) if row else None
-
-    def _write(self, query: str, args: tuple[object, ...]) -> None:
-        try:
-            with connection(self.pool, self.timeout) as conn:
-                conn.execute(query.encode(), args)
-        except psycopg.Error as e:
-            raise DatabaseError(f"数据库暂时无法连接：{e}") from e

@@ -51,6 +51,7 @@ class WebhookDelivery(StubState):
         return bool(self._updates) and hook is not None and hook.get("url") in self._routes
 
     def _deliver_forever(self) -> None:
+        gate: threading.BoundedSemaphore | None = None  # max_connections, for all updates
         with ThreadPoolExecutor(max_workers=100, thread_name_prefix="webhook-post") as pool:
             while True:
                 with self._updates_cv:
@@ -63,7 +64,8 @@ class WebhookDelivery(StubState):
                     batch, self._updates = self._updates, []
                     self._delivered_up_to = max(self._delivered_up_to, batch[-1]["update_id"])
                     self._calls_cv.notify_all()
-                gate = threading.BoundedSemaphore(int(hook.get("max_connections") or 40))
+                if gate is None:
+                    gate = threading.BoundedSemaphore(int(hook.get("max_connections") or 40))
                 target = self._routes[str(hook["url"])]
                 secret = hook.get("secret_token")
                 for update in batch:
