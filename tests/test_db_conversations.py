@@ -291,3 +291,27 @@ def test_an_old_dialogue_is_closed(pools: list[ConnectionPool], db_url: str) -> 
     state, _ = memory.dialogues[(1, 5)]
     memory.dialogues[(1, 5)] = (state, time.time() - 7200)
     assert memory.dialogue(1, 5) is None
+
+
+def test_a_call_left_hanging_never_holds_up_the_exit(db_url: str) -> None:
+    """The thread of a call that did not answer in time is a daemon: the process still ends."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT_DIR
+
+    script = (
+        "from psycopg_pool import ConnectionPool\n"
+        "from reportqa.db.state import Unreachable, run\n"
+        f"pool = ConnectionPool({db_url!r}, min_size=1, kwargs={{'autocommit': True}}, open=True)\n"
+        "try:\n"
+        "    run(pool, lambda c: c.execute('SELECT pg_sleep(30)'), timeout=0.2)\n"
+        "except Unreachable:\n"
+        "    print('gave up')\n"
+    )
+    start = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert "gave up" in out.stdout, out.stderr
+    assert time.monotonic() - start < 15  # not the 30 s the statement would take

@@ -18,12 +18,13 @@ import concurrent.futures
 import datetime
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -85,7 +86,43 @@ class Outage:
 
 _outages: weakref.WeakKeyDictionary[ConnectionPool, Outage] = weakref.WeakKeyDictionary()
 _outages_lock = threading.Lock()
-_calls = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="pg-state")
+
+
+class _Calls:
+    """Daemon threads that run the database calls: one that hangs on a server that stopped
+    answering never holds up the process's exit (a ThreadPoolExecutor's threads are joined at
+    exit). Started at the first call, not at import (cutting reports forks only while the
+    process has one thread)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._queue: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[[], Any]]]
+        self._queue = queue.SimpleQueue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        with self._lock:
+            if not self._started:
+                for n in range(self._size):
+                    threading.Thread(target=self._work, name=f"pg-state-{n}", daemon=True).start()
+                self._started = True
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((future, fn))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as e:  # handed to the caller, as an executor does
+                future.set_exception(e)
+
+
+_calls = _Calls(16)
 
 
 def run(pool: ConnectionPool, op: Callable[[psycopg.Connection], T], timeout: float = TIMEOUT) -> T:
@@ -97,7 +134,7 @@ def run(pool: ConnectionPool, op: Callable[[psycopg.Connection], T], timeout: fl
         outage = _outages.setdefault(pool, Outage())
     if outage.skip():
         raise Unreachable("the database was out of reach a moment ago")
-    future = _calls.submit(_on_connection, pool, op, timeout)
+    future = _calls.submit(lambda: _on_connection(pool, op, timeout))
     try:
         out = future.result(timeout=2 * timeout + 0.5)
     except concurrent.futures.TimeoutError:
