@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 
+from reportqa.normalize import normalize
 from reportqa.search import Engine
 
-MAX_FOLLOWUP = 16  # characters: longer messages are questions of their own
+MAX_FOLLOWUP = 32  # characters: longer messages are questions of their own
 BARE_FOLLOWUP = 8  # a follow-up without 呢/怎么样 is shorter still (那科技局？ 2023年)
 _ENDING = re.compile(r"(呢|的呢|怎么样|如何|情况如何|的情况)[?？!！。.\s]*$")
 _LEAD = re.compile(r"^(那么|那|还有|换成|改成|再看看|再问问?|那要是)\s*")
@@ -25,7 +26,8 @@ _FILLER = re.compile(
 def rewrite(engine: Engine, previous: str, text: str) -> str | None:
     """The previous question asked again with the entities of `text`, or None when `text` is
     not a follow-up (a question of its own, or names no agency, place or year)."""
-    if len(text) > 2 * MAX_FOLLOWUP or (len(text) > BARE_FOLLOWUP and not _ENDING.search(text)):
+    plain = normalize(text)  # 怎麼樣 ends a follow-up as 怎么样 does
+    if len(plain) > MAX_FOLLOWUP or (len(plain) > BARE_FOLLOWUP and not _ENDING.search(plain)):
         return None  # a question of its own: don't spend an analysis on it
     new = engine.analyse(text)
     if not new.entities:
@@ -34,8 +36,8 @@ def rewrite(engine: Engine, previous: str, text: str) -> str | None:
     for a, b, _ in reversed(new.entities):
         rest = rest[:a] + rest[b:]
     leftover = _FILLER.sub("", rest)
-    if len(leftover) > 2:
-        return None  # it asks about something of its own
+    if len(leftover) >= 2:
+        return None  # it asks about something of its own (那科技局的经费呢: 经费)
     if len(new.norm) > BARE_FOLLOWUP and not _ENDING.search(new.norm):
         return None
     prev = engine.analyse(previous)

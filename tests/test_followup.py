@@ -25,6 +25,7 @@ TOPIC = "信用宣传活动开展了多少次?"  # the previous question's rest,
         ("2019", f"2019年舟山经信局{TOPIC}"),  # 年 added to a bare year
         ("上海经信委2019年呢", f"上海经信委2019年{TOPIC}"),  # everything replaced
         ("那么舟山市科学技术局2019年的情况呢", f"舟山市科学技术局2019年{TOPIC}"),
+        ("那舟山市科學技術局怎麼樣", f"舟山市科学技术局2020年{TOPIC}"),  # traditional
     ],
 )
 def test_a_follow_up_keeps_the_topic(engine: Engine, text: str, question: str) -> None:
@@ -43,6 +44,7 @@ def test_a_new_place_drops_the_agency_of_the_previous_question(engine: Engine) -
         "谢谢",  # names nothing
         "你好呀",
         "那科技局的执法检查情况呢",  # asks about something of its own (执法检查)
+        "那科技局的经费呢",  # a topic of two characters is a topic too (经费)
         "科技局领导班子学习法律法规几次",
     ],
 )
