@@ -9,6 +9,8 @@ from __future__ import annotations
 import unicodedata
 from functools import cached_property, lru_cache
 
+DIAERESIS = "\u0308"  # the ü of lǜ, nǚ (NFD splits it from its u)
+
 
 @lru_cache(maxsize=1)
 def _table() -> dict[int, str]:
@@ -25,9 +27,13 @@ def readings(ch: str) -> tuple[str, ...]:
         return (ch,)
     out: list[str] = []
     for r in raw.split(","):
-        plain = "".join(
-            c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c)
-        ).replace("ü", "v")
+        # tone marks off, the diaeresis kept: 律 lǜ reads lv, not lu (路)
+        bare = (
+            c
+            for c in unicodedata.normalize("NFD", r)
+            if c == DIAERESIS or not unicodedata.combining(c)
+        )
+        plain = unicodedata.normalize("NFC", "".join(bare)).replace("ü", "v")
         if plain not in out:
             out.append(plain)
     return tuple(out[:2])

@@ -13,6 +13,8 @@ from reportqa.pinyin import Homophones, bigram_keys, readings
         ("银", ("yin",)),  # one reading, tone dropped
         ("行", ("xing", "hang")),  # the most common first, at most two
         ("和", ("he", "hu")),  # hé and hè are one toneless reading
+        ("律", ("lv",)),  # lǜ: the ü stays (as v), so 律 does not read like 路 (lu)
+        ("女", ("nv", "ru")),
         ("a", ("a",)),  # not in the table: the character itself
         ("，", ("，",)),
     ],
@@ -27,6 +29,7 @@ def test_readings(char: str, expected: tuple[str, ...]) -> None:
         ("银航", ["yin hang"]),
         ("银行", ["yin xing", "yin hang"]),
         ("和长", ["he zhang", "he chang", "hu zhang", "hu chang"]),  # at most four
+        ("法率", ["fa lv", "fa shuai"]),  # a typo of 法律 (fa lv), not of 法路 (fa lu)
         ("a1", ["a 1"]),
         ("银", []),  # only two characters have keys
         ("银行业", []),
