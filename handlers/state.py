@@ -11,9 +11,7 @@ from config import Settings
 from reportqa.kb.live import LiveKnowledge
 from reportqa.kb.repository import KnowledgeStore, Repository
 from reportqa.sandbox import Sandbox
-from reportqa.steps import MemorySteps, PendingUpload, Steps
-
-__all__ = ["BotData", "Context", "PendingUpload"]
+from reportqa.steps import MemorySteps, Steps
 
 
 class BotData:

@@ -17,14 +17,14 @@ from telegram.error import TelegramError
 from handlers import callbacks
 from handlers.admin import actor, admin_press, commit_and_edit, edit_or_send, is_admin, refuse
 from handlers.reply import send, typing
-from handlers.state import Context, PendingUpload
+from handlers.state import Context
 from render import escape
 from reportqa.ingest import IngestFailed, Overrides
 from reportqa.kb import changes
 from reportqa.kb.changes import Prepared
 from reportqa.models import Report
 from reportqa.sandbox import LimitExceeded
-from reportqa.steps import Dialogue
+from reportqa.steps import Dialogue, PendingUpload
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 20 * 1024 * 1024

@@ -17,15 +17,12 @@ caller's jieba tokenizer's, read as it is at the call, user words included.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from math import log
 
 from jieba import finalseg
-
-# jieba's own block patterns (jieba/__init__.py: re_han_default, re_skip_default)
-_HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
-_SKIP = re.compile("(\r\n|\\s)", re.U)
+from jieba import re_han_default as _HAN  # jieba's own block patterns
+from jieba import re_skip_default as _SKIP
 
 
 def cut(text: str, freq: dict[str, int], total: int) -> list[str]:

@@ -133,3 +133,32 @@ def pg_loaded(db_url: str) -> str:
         migrate(conn)
         db_kb.import_folder(conn, KNOWLEDGE, "test")
     return db_url
+
+
+@pytest.fixture
+def pools(db_url: str):  # type: ignore[no-untyped-def]
+    """Two workers' connection pools on one migrated database."""
+    from psycopg_pool import ConnectionPool
+
+    from reportqa.db.schema import connect, migrate
+
+    with connect(db_url) as conn:
+        migrate(conn)
+    opened = [
+        ConnectionPool(db_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True)
+        for _ in range(2)
+    ]
+    yield opened
+    for pool in opened:
+        pool.close()
+
+
+@pytest.fixture
+def down(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A pool whose database is out of reach (no server on that socket)."""
+    from psycopg_pool import ConnectionPool
+
+    url = f"postgresql://postgres@/postgres?host={tmp_path}&port=1"
+    pool = ConnectionPool(url, min_size=0, max_size=1, open=True)
+    yield pool
+    pool.close()

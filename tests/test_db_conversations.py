@@ -15,39 +15,13 @@ from psycopg_pool import ConnectionPool
 from chat import ChatService
 from reportqa.conversations import ChatState, Conversations, FileConversations
 from reportqa.db.conversations import PgConversations
-from reportqa.db.schema import DatabaseError, connect, migrate
+from reportqa.db.schema import DatabaseError
 from reportqa.db.state import Unreachable, run
 from reportqa.db.steps import PgSteps
 from reportqa.kb.changes import Prepared
 from reportqa.models import Passage, Report
 from reportqa.search import Engine
 from reportqa.steps import MemorySteps, PendingUpload, Steps
-
-
-def _pool(url: str) -> ConnectionPool:
-    return ConnectionPool(url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True)
-
-
-@pytest.fixture
-def pools(db_url: str):  # type: ignore[no-untyped-def]
-    """Two workers' connection pools on one migrated database."""
-    with connect(db_url) as conn:
-        migrate(conn)
-    opened = [_pool(db_url) for _ in range(2)]
-    yield opened
-    for pool in opened:
-        pool.close()
-
-
-@pytest.fixture
-def down(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A pool whose database is out of reach (no server on that socket)."""
-    pool = ConnectionPool(
-        f"postgresql://postgres@/postgres?host={tmp_path}&port=1", min_size=0, max_size=1, open=True
-    )
-    yield pool
-    pool.close()
-
 
 # ---------------------------------------------------------------------- one contract, two stores
 

@@ -7,25 +7,9 @@ import datetime
 import threading
 import time
 
-import pytest
 from psycopg_pool import ConnectionPool
 
-from reportqa.db.schema import connect, migrate
 from reportqa.db.state import PgRateLimiter, claim_digest
-
-
-@pytest.fixture
-def pools(db_url: str):  # type: ignore[no-untyped-def]
-    """Two workers' connection pools on one migrated database."""
-    with connect(db_url) as conn:
-        migrate(conn)
-    opened = [
-        ConnectionPool(db_url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=True)
-        for _ in range(2)
-    ]
-    yield opened
-    for pool in opened:
-        pool.close()
 
 
 def test_one_budget_per_user_across_workers(pools: list[ConnectionPool]) -> None:
@@ -64,12 +48,7 @@ def test_the_digest_is_claimed_once_a_day(pools: list[ConnectionPool]) -> None:
 
 
 def test_a_database_out_of_reach_lets_questions_through_and_sends_no_digest(
-    tmp_path,  # type: ignore[no-untyped-def]
+    down: ConnectionPool,
 ) -> None:
-    url = f"postgresql://postgres@/postgres?host={tmp_path}&port=1"
-    pool = ConnectionPool(url, min_size=0, max_size=1, open=True)
-    try:
-        assert PgRateLimiter(pool, limit=1).allow(1) and PgRateLimiter(pool, limit=1).allow(1)
-        assert claim_digest(pool, datetime.date(2026, 12, 7)) is False
-    finally:
-        pool.close()
+    assert PgRateLimiter(down, limit=1).allow(1) and PgRateLimiter(down, limit=1).allow(1)
+    assert claim_digest(down, datetime.date(2026, 12, 7)) is False

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from botproc import buttons
+from conftest import RunCli
 
 from reportqa.db.kb import CHANGE_LOCK
 from tests.botapi import Call
@@ -112,7 +113,7 @@ def test_fifty_admin_writes_spread_over_the_workers_lose_none(cluster: Cluster) 
 
 
 def test_a_worker_killed_during_a_change_leaves_the_old_or_the_new_version(
-    cluster: Cluster,
+    cluster: Cluster, run_cli: RunCli
 ) -> None:
     c = cluster
     preview, _ = _upload(c)
@@ -167,7 +168,7 @@ def test_a_worker_killed_during_a_change_leaves_the_old_or_the_new_version(
         assert "舟山" in c.ask(KNOWN).params["text"]
     assert killed[0] not in {f.worker for f in c.proxy.forwarded[-8:]}  # routed around it
     # the database holds a whole knowledge base: the command line's check passes
-    check = _cli(c, "validate")
+    check = run_cli("validate", env=c.workers[0].env())  # DATABASE_URL: the database
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -217,20 +218,3 @@ def test_a_conversation_goes_on_whichever_worker_gets_the_next_message(cluster: 
     c.say("舟山经信局2020年信用宣传活动开展了多少次？", 8001)
     follow = c.say("那科技局呢？", 8001).params["text"]  # on the next worker
     assert "按上一问理解为：科技局舟山2020年" in follow, follow
-
-
-def _cli(c: Cluster, *args: str):  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
-    from conftest import ROOT_DIR
-
-    env = {**c.workers[0].env(), "DATABASE_URL": c.url}
-    return subprocess.run(
-        [sys.executable, "bot.py", *args],
-        cwd=ROOT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
